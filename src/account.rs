@@ -1,0 +1,109 @@
+//! The account record as the change use case sees it (SPEC §5).
+
+/// `AccountType` of the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountType {
+    User,
+    Service,
+    /// Any other value: treated as a user, kept verbatim.
+    Other(String),
+}
+
+/// `Status` of the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountStatus {
+    Active,
+    Disabled,
+    Other(String),
+}
+
+/// What one consistent read of the account gives.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub user_id: String,
+    /// The stored argon2 PHC string; `None` when the record has none (never provisioned).
+    pub password_hash: Option<String>,
+    /// `PasswordVersion`; `None` when the attribute is missing (it then counts as 0).
+    pub password_version: Option<u64>,
+    /// `PasswordHistory`, newest first.
+    pub password_history: Vec<String>,
+    /// `PasswordChangedAt`, RFC 3339 UTC.
+    pub password_changed_at: Option<String>,
+    pub failed_attempts: u32,
+    /// `LockedUntil`, epoch seconds.
+    pub locked_until: Option<i64>,
+    pub account_type: AccountType,
+    pub status: AccountStatus,
+    pub email: Option<String>,
+    pub username: Option<String>,
+}
+
+impl std::fmt::Debug for AccountRecord {
+    // Hashes are left out on purpose: a Debug print must never carry one into a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountRecord")
+            .field("user_id", &self.user_id)
+            .field("password_version", &self.password_version)
+            .field("history_len", &self.password_history.len())
+            .field("password_changed_at", &self.password_changed_at)
+            .field("failed_attempts", &self.failed_attempts)
+            .field("locked_until", &self.locked_until)
+            .field("account_type", &self.account_type)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AccountRecord {
+    /// A fresh user record with a hash (for provisioning and tests).
+    pub fn new_user(user_id: impl Into<String>, password_hash: impl Into<String>) -> Self {
+        AccountRecord {
+            user_id: user_id.into(),
+            password_hash: Some(password_hash.into()),
+            password_version: None,
+            password_history: Vec::new(),
+            password_changed_at: None,
+            failed_attempts: 0,
+            locked_until: None,
+            account_type: AccountType::User,
+            status: AccountStatus::Active,
+            email: None,
+            username: None,
+        }
+    }
+
+    pub fn is_service(&self) -> bool {
+        self.account_type == AccountType::Service
+    }
+
+    pub fn is_disabled(&self) -> bool {
+        self.status == AccountStatus::Disabled
+    }
+
+    /// Seconds left on a lock at `now` (epoch seconds), if locked.
+    pub fn lock_remaining(&self, now: i64) -> Option<u64> {
+        self.locked_until
+            .filter(|until| *until > now)
+            .map(|until| (until - now) as u64)
+    }
+}
+
+impl AccountType {
+    pub fn parse(value: Option<&str>) -> Self {
+        match value {
+            None | Some("User") => AccountType::User,
+            Some("Service") => AccountType::Service,
+            Some(other) => AccountType::Other(other.to_string()),
+        }
+    }
+}
+
+impl AccountStatus {
+    pub fn parse(value: Option<&str>) -> Self {
+        match value {
+            None | Some("Active") => AccountStatus::Active,
+            Some("Disabled") => AccountStatus::Disabled,
+            Some(other) => AccountStatus::Other(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! The AWS SDK configuration shared by every client: explicit timeouts well under the
+//! function timeout, and the standard retry mode. Endpoints come from the SDK's own
+//! `AWS_ENDPOINT_URL*` variables (local emulators), never from code paths of our own.
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use std::time::Duration;
+
+/// Connect timeout of one attempt.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// One attempt of an operation.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
+/// A whole operation with its retries. With at most four sequential AWS calls per request
+/// (read, count, lock or write, re-read) this keeps a request within the 10 s function timeout.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(2000);
+pub const MAX_ATTEMPTS: u32 = 3;
+
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+pub async fn load() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .load()
+        .await
+}

@@ -1,0 +1,178 @@
+//! Configuration from the environment (SPEC §6), read and checked once at start-up.
+
+use crate::change_password::ProtectionSettings;
+use crate::password_hashing::Argon2Settings;
+use crate::password_policy::PasswordPolicy;
+use std::str::FromStr;
+
+/// A bad configuration value: which variable, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error: {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+/// Settings for tokens the function verifies itself (SPEC §3 source 4).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenSettings {
+    pub issuer: Option<String>,
+    pub audience: Vec<String>,
+    pub jwks_url: Option<String>,
+    pub hs256_secret_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub users_table: String,
+    pub argon2: Argon2Settings,
+    pub policy: PasswordPolicy,
+    pub protection: ProtectionSettings,
+    pub pepper_secret_id: Option<String>,
+    pub tokens: TokenSettings,
+}
+
+/// The most previous passwords kept: each one costs a full argon2 verification per change.
+pub const MAX_HISTORY: usize = 24;
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let users_table = get("USERS_TABLE").ok_or_else(|| ConfigError {
+            variable: "USERS_TABLE",
+            problem: "is required (the DynamoDB table of accounts)".into(),
+        })?;
+        let argon2 = Argon2Settings {
+            memory_kib: number(&get, "ARGON2_MEMORY_KIB", 19_456)?,
+            iterations: number(&get, "ARGON2_ITERATIONS", 2)?,
+            parallelism: number(&get, "ARGON2_PARALLELISM", 1)?,
+        };
+        argon2.validate().map_err(|problem| ConfigError {
+            variable: "ARGON2_MEMORY_KIB",
+            problem: format!(
+                "argon2 parameters m={} t={} p={} are invalid: {problem} (m must be at least 8*p)",
+                argon2.memory_kib, argon2.iterations, argon2.parallelism
+            ),
+        })?;
+        if argon2.iterations == 0 {
+            return Err(bad("ARGON2_ITERATIONS", "must be at least 1"));
+        }
+        if argon2.parallelism == 0 {
+            return Err(bad("ARGON2_PARALLELISM", "must be at least 1"));
+        }
+        let policy = PasswordPolicy {
+            min_length: number(&get, "PASSWORD_MIN_LENGTH", 12)?,
+            max_length: number(&get, "PASSWORD_MAX_LENGTH", 128)?,
+            min_score: number(&get, "PASSWORD_MIN_SCORE", 3)?,
+        };
+        if policy.min_length == 0 {
+            return Err(bad("PASSWORD_MIN_LENGTH", "must be at least 1"));
+        }
+        if policy.max_length < policy.min_length {
+            return Err(bad("PASSWORD_MAX_LENGTH", "must not be below PASSWORD_MIN_LENGTH"));
+        }
+        if policy.max_length > 1024 {
+            return Err(bad("PASSWORD_MAX_LENGTH", "must be at most 1024"));
+        }
+        if policy.min_score > 4 {
+            return Err(bad("PASSWORD_MIN_SCORE", "must be between 0 and 4"));
+        }
+        let protection = ProtectionSettings {
+            history_depth: number(&get, "PASSWORD_HISTORY", 5)?,
+            lockout_threshold: number(&get, "LOCKOUT_THRESHOLD", 5)?,
+            lockout_seconds: number(&get, "LOCKOUT_SECONDS", 900)?,
+        };
+        if protection.history_depth > MAX_HISTORY {
+            return Err(bad("PASSWORD_HISTORY", &format!("must be at most {MAX_HISTORY}")));
+        }
+        if protection.lockout_threshold > 0 && protection.lockout_seconds == 0 {
+            return Err(bad("LOCKOUT_SECONDS", "must be at least 1 when LOCKOUT_THRESHOLD is set"));
+        }
+        let tokens = TokenSettings {
+            issuer: get("JWT_ISSUER").map(|i| i.trim_end_matches('/').to_string()),
+            audience: get("JWT_AUDIENCE")
+                .map(|a| a.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default(),
+            jwks_url: get("JWT_JWKS_URL"),
+            hs256_secret_id: get("JWT_HS256_SECRET_ID"),
+        };
+        Ok(Config {
+            users_table,
+            argon2,
+            policy,
+            protection,
+            pepper_secret_id: get("PEPPER_SECRET_ID"),
+            tokens,
+        })
+    }
+}
+
+fn bad(variable: &'static str, problem: &str) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.to_string(),
+    }
+}
+
+fn number<T: FromStr>(get: &impl Fn(&str) -> Option<String>, variable: &'static str, default: T) -> Result<T, ConfigError> {
+    match get(variable) {
+        None => Ok(default),
+        Some(raw) => raw.parse().map_err(|_| ConfigError {
+            variable,
+            problem: format!("{raw:?} is not a valid non-negative whole number"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_the_spec_defaults() {
+        let c = config(&[("USERS_TABLE", "users")]).unwrap();
+        assert_eq!(c.argon2, Argon2Settings::default());
+        assert_eq!(c.policy, PasswordPolicy::default());
+        assert_eq!(c.protection, ProtectionSettings::default());
+        assert_eq!(c.pepper_secret_id, None);
+        assert_eq!(c.tokens, TokenSettings::default());
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        assert_eq!(config(&[]).unwrap_err().variable, "USERS_TABLE");
+        let cases = [
+            ("ARGON2_MEMORY_KIB", "lots", "ARGON2_MEMORY_KIB"),
+            ("ARGON2_MEMORY_KIB", "4", "ARGON2_MEMORY_KIB"),
+            ("ARGON2_ITERATIONS", "0", "ARGON2_MEMORY_KIB"),
+            ("PASSWORD_MIN_LENGTH", "-1", "PASSWORD_MIN_LENGTH"),
+            ("PASSWORD_MAX_LENGTH", "8", "PASSWORD_MAX_LENGTH"),
+            ("PASSWORD_MIN_SCORE", "5", "PASSWORD_MIN_SCORE"),
+            ("PASSWORD_HISTORY", "1000", "PASSWORD_HISTORY"),
+            ("LOCKOUT_SECONDS", "0", "LOCKOUT_SECONDS"),
+        ];
+        for (var, value, named) in cases {
+            let err = config(&[("USERS_TABLE", "t"), (var, value)]).unwrap_err();
+            assert_eq!(err.variable, named, "{var}={value}: {err}");
+            assert!(err.to_string().contains(named));
+        }
+    }
+
+    #[test]
+    fn audience_is_a_comma_list() {
+        let c = config(&[("USERS_TABLE", "t"), ("JWT_AUDIENCE", "a, b,,c"), ("JWT_ISSUER", "https://x/")]).unwrap();
+        assert_eq!(c.tokens.audience, vec!["a", "b", "c"]);
+        assert_eq!(c.tokens.issuer.as_deref(), Some("https://x"));
+    }
+}

@@ -1,0 +1,280 @@
+//! The account store on DynamoDB (SPEC §5): consistent reads, atomic counters and one
+//! conditional `UpdateItem` per change.
+
+use crate::account::{AccountRecord, AccountStatus, AccountType};
+use crate::account_store::{AccountStore, FailedAttempt, PasswordChange, StoreError};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use std::collections::HashMap;
+
+pub const KEY: &str = "UserId";
+
+/// The DynamoDB adapter of [`AccountStore`].
+#[derive(Clone, Debug)]
+pub struct DynamoDbAccountStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoDbAccountStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoDbAccountStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn key(user_id: &str) -> AttributeValue {
+        AttributeValue::S(user_id.to_string())
+    }
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Error codes that mean "try again later" whatever the operation.
+const RETRYABLE_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "LimitExceededException",
+    "TransactionConflictException",
+];
+
+/// Sorts an SDK error into the store's three kinds.
+fn classify<E, R>(operation: &str, err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(format!("{operation}: {}", describe(&err)))
+        }
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("Unknown");
+            if code == "ConditionalCheckFailedException" {
+                StoreError::ConditionFailed
+            } else if RETRYABLE_CODES.contains(&code) || code.is_empty() {
+                StoreError::Unavailable(format!("{operation}: {code}"))
+            } else {
+                StoreError::Failed(format!("{operation}: {code}"))
+            }
+        }
+        _ => StoreError::Failed(format!("{operation}: {}", describe(&err))),
+    }
+}
+
+fn describe(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn string_attr(item: &HashMap<String, AttributeValue>, name: &str) -> Result<Option<String>, StoreError> {
+    match item.get(name) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(AttributeValue::S(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(StoreError::Failed(format!("attribute {name} is not a string"))),
+    }
+}
+
+fn number_attr<T: std::str::FromStr>(item: &HashMap<String, AttributeValue>, name: &str) -> Result<Option<T>, StoreError> {
+    match item.get(name) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| StoreError::Failed(format!("attribute {name} is not a valid number"))),
+        Some(_) => Err(StoreError::Failed(format!("attribute {name} is not a number"))),
+    }
+}
+
+/// Reads a record from a DynamoDB item.
+pub fn record_from_item(item: &HashMap<String, AttributeValue>) -> Result<AccountRecord, StoreError> {
+    let history = match item.get("PasswordHistory") {
+        None | Some(AttributeValue::Null(_)) => Vec::new(),
+        Some(AttributeValue::L(list)) => list
+            .iter()
+            .filter_map(|v| v.as_s().ok().cloned())
+            .collect(),
+        Some(_) => return Err(StoreError::Failed("attribute PasswordHistory is not a list".into())),
+    };
+    Ok(AccountRecord {
+        user_id: string_attr(item, KEY)?.unwrap_or_default(),
+        password_hash: string_attr(item, "PasswordHash")?,
+        password_version: number_attr(item, "PasswordVersion")?,
+        password_history: history,
+        password_changed_at: string_attr(item, "PasswordChangedAt")?,
+        failed_attempts: number_attr(item, "FailedPasswordAttempts")?.unwrap_or(0),
+        locked_until: number_attr(item, "LockedUntil")?,
+        account_type: AccountType::parse(string_attr(item, "AccountType")?.as_deref()),
+        status: AccountStatus::parse(string_attr(item, "Status")?.as_deref()),
+        email: string_attr(item, "Email")?,
+        username: string_attr(item, "Username")?,
+    })
+}
+
+impl AccountStore for DynamoDbAccountStore {
+    async fn load(&self, user_id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, Self::key(user_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        output.item().map(record_from_item).transpose()
+    }
+
+    async fn record_failed_attempt(
+        &self,
+        user_id: &str,
+        threshold: u32,
+        lock_seconds: u64,
+        now: i64,
+    ) -> Result<FailedAttempt, StoreError> {
+        // One atomic increment: N concurrent wrong attempts count exactly N.
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, Self::key(user_id))
+            .update_expression("ADD FailedPasswordAttempts :one")
+            .condition_expression("attribute_exists(UserId)")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem(count)", e))?;
+        let count: u32 = output
+            .attributes()
+            .and_then(|a| a.get("FailedPasswordAttempts"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| StoreError::Failed("UpdateItem(count) returned no count".into()))?;
+        if threshold == 0 || count < threshold {
+            return Ok(FailedAttempt::Counted(count));
+        }
+        // The threshold is reached: lock and restart the count in one write, conditioned on
+        // the count this request produced. If a later failure raced past it, that request
+        // does the locking instead; the account ends up locked either way.
+        let until = now + lock_seconds as i64;
+        let lock = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, Self::key(user_id))
+            .update_expression("SET LockedUntil = :until, FailedPasswordAttempts = :zero")
+            .condition_expression("FailedPasswordAttempts = :count")
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":count", n(count))
+            .send()
+            .await;
+        match lock.map_err(|e| classify("UpdateItem(lock)", e)) {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(FailedAttempt::Locked(until)),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn commit(&self, change: &PasswordChange) -> Result<(), StoreError> {
+        let mut set = String::from(
+            "SET PasswordHash = :new, PasswordVersion = :version, PasswordChangedAt = :at, FailedPasswordAttempts = :zero",
+        );
+        let mut remove = String::from(" REMOVE LockedUntil");
+        if change.history.is_empty() {
+            remove.push_str(", PasswordHistory");
+        } else {
+            set.push_str(", PasswordHistory = :history");
+        }
+        let version_condition = match change.expected_version {
+            Some(_) => "PasswordVersion = :expectedVersion",
+            None => "attribute_not_exists(PasswordVersion)",
+        };
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, Self::key(&change.user_id))
+            .update_expression(format!("{set}{remove}"))
+            .condition_expression(format!(
+                "PasswordHash = :expectedHash AND {version_condition} AND (attribute_not_exists(LockedUntil) OR LockedUntil <= :now)"
+            ))
+            .expression_attribute_values(":new", AttributeValue::S(change.new_hash.clone()))
+            .expression_attribute_values(":version", n(change.new_version))
+            .expression_attribute_values(":at", AttributeValue::S(change.changed_at.clone()))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":expectedHash", AttributeValue::S(change.expected_hash.clone()))
+            .expression_attribute_values(":now", n(change.now));
+        if let Some(v) = change.expected_version {
+            request = request.expression_attribute_values(":expectedVersion", n(v));
+        }
+        if !change.history.is_empty() {
+            request = request.expression_attribute_values(
+                ":history",
+                AttributeValue::L(change.history.iter().cloned().map(AttributeValue::S).collect()),
+            );
+        }
+        request.send().await.map_err(|e| classify("UpdateItem(change)", e))?;
+        Ok(())
+    }
+}
+
+/// Writes a whole record (provisioning and tests); not used by the function itself.
+pub async fn put_record(client: &Client, table: &str, record: &AccountRecord) -> Result<(), StoreError> {
+    let mut item = HashMap::from([(KEY.to_string(), AttributeValue::S(record.user_id.clone()))]);
+    let mut s = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            item.insert(k.to_string(), AttributeValue::S(v.clone()));
+        }
+    };
+    s("PasswordHash", &record.password_hash);
+    s("PasswordChangedAt", &record.password_changed_at);
+    s("Email", &record.email);
+    s("Username", &record.username);
+    match &record.account_type {
+        AccountType::User => s("AccountType", &Some("User".into())),
+        AccountType::Service => s("AccountType", &Some("Service".into())),
+        AccountType::Other(v) => s("AccountType", &Some(v.clone())),
+    }
+    match &record.status {
+        AccountStatus::Active => s("Status", &Some("Active".into())),
+        AccountStatus::Disabled => s("Status", &Some("Disabled".into())),
+        AccountStatus::Other(v) => s("Status", &Some(v.clone())),
+    }
+    if let Some(v) = record.password_version {
+        item.insert("PasswordVersion".into(), n(v));
+    }
+    if let Some(v) = record.locked_until {
+        item.insert("LockedUntil".into(), n(v));
+    }
+    if record.failed_attempts > 0 {
+        item.insert("FailedPasswordAttempts".into(), n(record.failed_attempts));
+    }
+    if !record.password_history.is_empty() {
+        item.insert(
+            "PasswordHistory".into(),
+            AttributeValue::L(record.password_history.iter().cloned().map(AttributeValue::S).collect()),
+        );
+    }
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(|e| classify("PutItem", e))?;
+    Ok(())
+}

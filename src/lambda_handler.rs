@@ -1,0 +1,215 @@
+//! The Lambda edge: a raw event in, a response for its source out.
+//!
+//! The raw event is checked before lambda_http converts it: a body flagged `isBase64Encoded`
+//! that is not base64 would make lambda_http panic, and a numeric JWT claim would make its
+//! parser refuse the whole event. Both become ordinary answers instead.
+
+use crate::account_store::AccountStore;
+use crate::change_password::{ChangePasswordService, ChangeRequest};
+use crate::http_request::{self, parse_body};
+use crate::http_response::{Outcome, RequestInfo, render};
+use crate::issue::{Issue, codes};
+use crate::principal::{self, Principal, PrincipalError};
+use base64::Engine;
+use lambda_http::http::header;
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Body, Request, RequestExt, Response, Service};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::Value;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// An invocation that is not an HTTP event at all.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("the event is not an API Gateway, ALB or function URL HTTP event")]
+    NotHttp,
+    #[error("the response could not be encoded: {0}")]
+    Encode(String),
+}
+
+/// What the raw-event pass found.
+#[derive(Debug, Clone, Default)]
+struct EventFacts {
+    /// `requestContext` as sent.
+    request_context: Value,
+    /// `isBase64Encoded` was set but the body is not base64.
+    body_unreadable: bool,
+}
+
+pub struct Handler<S> {
+    service: ChangePasswordService<S>,
+}
+
+impl<S: AccountStore> Handler<S> {
+    pub fn new(service: ChangePasswordService<S>) -> Self {
+        Handler { service }
+    }
+
+    pub fn service(&self) -> &ChangePasswordService<S> {
+        &self.service
+    }
+
+    /// Handles one Lambda invocation.
+    pub async fn handle_event(self: &Arc<Self>, mut event: Value, context: Context) -> Result<Value, EventError> {
+        let facts = prepare(&mut event).ok_or(EventError::NotHttp)?;
+        let text = event.to_string();
+        let payload: LambdaRequest = serde_json::from_str(&text).map_err(|_| EventError::NotHttp)?;
+        let this = self.clone();
+        let service = lambda_http::service_fn(move |request: Request| {
+            let this = this.clone();
+            let facts = facts.clone();
+            async move { Ok::<_, Infallible>(this.handle_request(request, &facts).await) }
+        });
+        let mut adapter = lambda_http::Adapter::from(service);
+        let response = adapter
+            .call(LambdaEvent::new(payload, context))
+            .await
+            .map_err(|e: Infallible| EventError::Encode(e.to_string()))?;
+        serde_json::to_value(response).map_err(|e| EventError::Encode(e.to_string()))
+    }
+
+    async fn handle_request(&self, request: Request, facts: &EventFacts) -> Response<Body> {
+        let started = Instant::now();
+        let path = request.uri().path().to_string();
+        let trace_id = request
+            .lambda_context_ref()
+            .map(|c| c.request_id.clone())
+            .unwrap_or_default();
+        let (outcome, principal) = self.decide(&request, facts).await;
+        let info = RequestInfo {
+            path: &path,
+            trace_id: &trace_id,
+        };
+        let rendered = render(&outcome, Vec::new(), &info);
+        let status = rendered.response.status().as_u16();
+        let detail = match &outcome {
+            Outcome::Failed(e) if status >= 500 => Some(e.to_string()),
+            _ => None,
+        };
+        tracing::info!(
+            target: "change_password::request",
+            request_id = %trace_id,
+            status,
+            code = rendered.code,
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            source = principal.as_ref().map(|p| p.source.as_str()),
+            detail = detail.as_deref(),
+            "change-password request"
+        );
+        rendered.response
+    }
+
+    async fn decide(&self, request: &Request, facts: &EventFacts) -> (Outcome, Option<Principal>) {
+        // 1. Path, method, media type, size.
+        let content_type = request.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes());
+        let body = request.body().as_ref();
+        if let Err(rejection) = http_request::check_envelope(
+            request.uri().path(),
+            request.method().as_str(),
+            content_type,
+            body.len(),
+        ) {
+            return (Outcome::Rejected(rejection), None);
+        }
+        // 2. The principal.
+        let principal = match resolve_principal(request, &facts.request_context) {
+            Ok(p) => p,
+            Err(e) => return (Outcome::Refused(e), None),
+        };
+        // 3-8. The use case; the body's shape is judged at its validation step.
+        let change_request = if facts.body_unreadable {
+            ChangeRequest {
+                input_issues: vec![Issue::validation(
+                    codes::INVALID_REQUEST_BODY,
+                    None,
+                    "The request body is flagged base64 but is not valid base64.",
+                )],
+                ..ChangeRequest::default()
+            }
+        } else {
+            parse_body(body)
+        };
+        let outcome = match self.service.change(&principal.user_id, change_request).await {
+            Ok(changed) => Outcome::Changed(changed),
+            Err(e) => Outcome::Failed(e),
+        };
+        (outcome, Some(principal))
+    }
+}
+
+/// SPEC §3: the authorizer context first; else a bearer token, which this build cannot verify
+/// yet, so it is refused as invalid.
+fn resolve_principal(request: &Request, request_context: &Value) -> Result<Principal, PrincipalError> {
+    if let Some(principal) = principal::from_authorizer(request_context)? {
+        return Ok(principal);
+    }
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.trim().is_empty());
+    let query = request
+        .query_string_parameters_ref()
+        .and_then(|q| q.first("access_token"))
+        .is_some_and(|t| !t.is_empty());
+    if bearer || query {
+        Err(PrincipalError::InvalidToken)
+    } else {
+        Err(PrincipalError::Unauthenticated)
+    }
+}
+
+/// Checks and mends the raw event before lambda_http sees it. `None`: not an HTTP event.
+fn prepare(event: &mut Value) -> Option<EventFacts> {
+    let object = event.as_object_mut()?;
+    let request_context = object.get("requestContext").filter(|c| c.is_object())?.clone();
+    let mut facts = EventFacts {
+        request_context,
+        body_unreadable: false,
+    };
+    if object.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
+        let readable = match object.get("body") {
+            Some(Value::String(body)) => base64::engine::general_purpose::STANDARD.decode(body).is_ok(),
+            Some(Value::Null) | None => true,
+            Some(_) => false,
+        };
+        if !readable {
+            facts.body_unreadable = true;
+            object.insert("body".into(), Value::Null);
+            object.insert("isBase64Encoded".into(), Value::Bool(false));
+        }
+    } else if object.get("body").is_some_and(|b| !b.is_string() && !b.is_null()) {
+        facts.body_unreadable = true;
+        object.insert("body".into(), Value::Null);
+    }
+    // lambda_http types JWT claims as strings; API Gateway sends strings, but be lenient.
+    if let Some(claims) = object
+        .get_mut("requestContext")
+        .and_then(|c| c.get_mut("authorizer"))
+        .and_then(|a| a.get_mut("jwt"))
+        .and_then(|j| j.get_mut("claims"))
+        .and_then(Value::as_object_mut)
+    {
+        for value in claims.values_mut() {
+            if !value.is_string() {
+                *value = Value::String(principal::claim_string(value).unwrap_or_else(|| value.to_string()));
+            }
+        }
+    }
+    Some(facts)
+}
+
+impl From<EventError> for lambda_runtime::Diagnostic {
+    fn from(e: EventError) -> Self {
+        let error_type = match e {
+            EventError::NotHttp => "NotHttpEvent",
+            EventError::Encode(_) => "ResponseEncoding",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.to_string(),
+            error_message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! Cold start: read the configuration, build the clients and the handler once, then serve.
+
+use change_password::{app, aws_clients, config::Config, logging};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    logging::init();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(variable = e.variable, "{e}");
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let sdk = aws_clients::load().await;
+    let handler = app::build(&config, &sdk);
+    tracing::info!(
+        table = %config.users_table,
+        argon2_memory_kib = config.argon2.memory_kib,
+        pepper = config.pepper_secret_id.is_some(),
+        "change-password ready"
+    );
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = handler.clone();
+        async move { handler.handle_event(event.payload, event.context).await }
+    }))
+    .await
+}

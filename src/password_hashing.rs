@@ -1,0 +1,379 @@
+//! argon2 hashing and verification of PHC strings, with an optional pepper.
+//!
+//! New hashes are argon2id with the configured parameters. Stored argon2i / argon2d / argon2id
+//! hashes of any (bounded) parameters verify. A peppered hash records its key id in the PHC
+//! `keyid` parameter, so old keys keep verifying after a rotation and unpeppered hashes verify
+//! without one. The memory block argon2 fills is pooled and reused across hashes and requests.
+
+use argon2::password_hash::phc::{Ident, Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, KeyId, Params, ParamsBuilder, Version};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use subtle::ConstantTimeEq;
+
+/// argon2id parameters for new hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Settings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Settings {
+    /// OWASP's argon2id recommendation (m=19 MiB, t=2, p=1).
+    fn default() -> Self {
+        Argon2Settings {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// Upper bounds on the parameters of a stored hash this service will verify: a hash written
+/// elsewhere with absurd costs must not exhaust the function's memory or time.
+pub const MAX_MEMORY_KIB: u32 = 1024 * 1024;
+pub const MAX_ITERATIONS: u32 = 64;
+pub const MAX_PARALLELISM: u32 = 64;
+
+impl Argon2Settings {
+    /// Checks the parameters the way argon2 will, so that a bad configuration fails at start-up.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.memory_kib > MAX_MEMORY_KIB {
+            return Err(format!("must be at most {MAX_MEMORY_KIB} KiB"));
+        }
+        if self.iterations > MAX_ITERATIONS || self.parallelism > MAX_PARALLELISM {
+            return Err(format!(
+                "iterations must be at most {MAX_ITERATIONS}, parallelism at most {MAX_PARALLELISM}"
+            ));
+        }
+        Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The pepper keys (SPEC §6): new hashes use the current one; any known one verifies.
+#[derive(Clone, Default)]
+pub struct PepperKeys {
+    current: Option<String>,
+    keys: HashMap<String, Vec<u8>>,
+}
+
+impl std::fmt::Debug for PepperKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Key ids only: the key material never reaches a log line.
+        let mut ids: Vec<_> = self.keys.keys().collect();
+        ids.sort();
+        f.debug_struct("PepperKeys")
+            .field("current", &self.current)
+            .field("key_ids", &ids)
+            .finish()
+    }
+}
+
+impl PepperKeys {
+    /// No pepper at all.
+    pub fn none() -> Self {
+        PepperKeys::default()
+    }
+
+    /// Keys by id, and the id new hashes use. Ids must be 1 to 8 bytes (argon2's `keyid`).
+    pub fn new(current: &str, keys: HashMap<String, Vec<u8>>) -> Result<Self, String> {
+        for (id, key) in &keys {
+            if id.is_empty() || id.len() > Params::MAX_KEYID_LEN {
+                return Err(format!(
+                    "key id {id:?} must have 1 to {} bytes",
+                    Params::MAX_KEYID_LEN
+                ));
+            }
+            if key.is_empty() {
+                return Err(format!("key {id:?} is empty"));
+            }
+        }
+        if !keys.contains_key(current) {
+            return Err(format!("CurrentKeyId {current:?} is not among Keys"));
+        }
+        Ok(PepperKeys {
+            current: Some(current.to_string()),
+            keys,
+        })
+    }
+
+    pub fn current_key_id(&self) -> Option<&str> {
+        self.current.as_deref()
+    }
+}
+
+/// Why a stored hash could not be checked, or a new one made.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HashingError {
+    #[error("the stored password hash is not an argon2 PHC string this service can verify: {0}")]
+    UnsupportedHash(String),
+    #[error("the stored password hash uses pepper key id {0:?}, which is not configured")]
+    UnknownPepperKey(String),
+    #[error("argon2 failed: {0}")]
+    Argon2(String),
+}
+
+/// The hashing operations the change use case needs. A trait so that tests can count calls.
+pub trait PasswordHashing: Send + Sync {
+    /// A new argon2id PHC string for `password`.
+    fn hash(&self, password: &str, pepper: &PepperKeys) -> Result<String, HashingError>;
+    /// Whether `password` matches the stored PHC string.
+    fn verify(&self, password: &str, phc: &str, pepper: &PepperKeys) -> Result<bool, HashingError>;
+}
+
+/// The argon2 implementation, with a pool of reusable memory blocks.
+pub struct Argon2Hasher {
+    settings: Argon2Settings,
+    pool: Mutex<Vec<Vec<Block>>>,
+}
+
+/// How many idle memory blocks the pool keeps (one per concurrent hash is the most useful).
+const POOL_LIMIT: usize = 4;
+const SALT_LEN: usize = 16;
+const OUTPUT_LEN: usize = 32;
+
+impl Argon2Hasher {
+    pub fn new(settings: Argon2Settings) -> Self {
+        Argon2Hasher {
+            settings,
+            pool: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn settings(&self) -> Argon2Settings {
+        self.settings
+    }
+
+    /// Runs argon2 into `out` with a pooled memory block of at least the needed size.
+    fn compute(
+        &self,
+        context: &Argon2<'_>,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), HashingError> {
+        let needed = context.params().block_count();
+        let mut blocks = {
+            let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+            match pool.iter().position(|b| b.len() >= needed) {
+                Some(i) => pool.swap_remove(i),
+                None => pool.pop().unwrap_or_default(),
+            }
+        };
+        if blocks.len() < needed {
+            blocks.resize(needed, Block::new());
+        }
+        let result = context
+            .hash_password_into_with_memory(password, salt, out, &mut blocks[..])
+            .map_err(|e| HashingError::Argon2(e.to_string()));
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < POOL_LIMIT {
+            pool.push(blocks);
+        }
+        result
+    }
+}
+
+fn pepper_for<'k>(pepper: &'k PepperKeys, key_id: &str) -> Result<&'k [u8], HashingError> {
+    pepper
+        .keys
+        .get(key_id)
+        .map(Vec::as_slice)
+        .ok_or_else(|| HashingError::UnknownPepperKey(key_id.to_string()))
+}
+
+impl PasswordHashing for Argon2Hasher {
+    fn hash(&self, password: &str, pepper: &PepperKeys) -> Result<String, HashingError> {
+        let mut builder = ParamsBuilder::new();
+        builder
+            .m_cost(self.settings.memory_kib)
+            .t_cost(self.settings.iterations)
+            .p_cost(self.settings.parallelism)
+            .output_len(OUTPUT_LEN);
+        let secret = match pepper.current_key_id() {
+            Some(id) => {
+                let key_id = KeyId::new(id.as_bytes()).map_err(|e| HashingError::Argon2(e.to_string()))?;
+                builder.keyid(key_id);
+                Some(pepper_for(pepper, id)?)
+            }
+            None => None,
+        };
+        let params = builder.build().map_err(|e| HashingError::Argon2(e.to_string()))?;
+        let context = match secret {
+            Some(secret) => Argon2::new_with_secret(secret, Algorithm::Argon2id, Version::V0x13, params.clone())
+                .map_err(|e| HashingError::Argon2(e.to_string()))?,
+            None => Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
+        };
+        let mut salt = [0u8; SALT_LEN];
+        getrandom::fill(&mut salt).map_err(|e| HashingError::Argon2(e.to_string()))?;
+        let mut out = [0u8; OUTPUT_LEN];
+        self.compute(&context, password.as_bytes(), &salt, &mut out)?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&params).map_err(|e| HashingError::Argon2(e.to_string()))?,
+            salt: Some(Salt::new(&salt).map_err(|e| HashingError::Argon2(e.to_string()))?),
+            hash: Some(Output::new(&out).map_err(|e| HashingError::Argon2(e.to_string()))?),
+        };
+        Ok(phc.to_string())
+    }
+
+    fn verify(&self, password: &str, phc: &str, pepper: &PepperKeys) -> Result<bool, HashingError> {
+        let unsupported = |why: &str| HashingError::UnsupportedHash(why.to_string());
+        let parsed = PasswordHash::new(phc).map_err(|_| unsupported("not a PHC string"))?;
+        let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).map_err(|_| unsupported("not argon2"))?;
+        let version = match parsed.version {
+            Some(v) => Version::try_from(v).map_err(|_| unsupported("unknown argon2 version"))?,
+            None => Version::V0x10,
+        };
+        let params = Params::try_from(&parsed).map_err(|_| unsupported("bad argon2 parameters"))?;
+        if params.m_cost() > MAX_MEMORY_KIB || params.t_cost() > MAX_ITERATIONS || params.p_cost() > MAX_PARALLELISM {
+            return Err(unsupported("argon2 parameters above this service's bounds"));
+        }
+        let salt = parsed.salt.ok_or_else(|| unsupported("no salt"))?;
+        let expected = parsed.hash.ok_or_else(|| unsupported("no hash"))?;
+        let key_id = params.keyid();
+        let context = if key_id.is_empty() {
+            Argon2::new(algorithm, version, params.clone())
+        } else {
+            let id = std::str::from_utf8(key_id).map_err(|_| unsupported("key id is not UTF-8"))?;
+            Argon2::new_with_secret(pepper_for(pepper, id)?, algorithm, version, params.clone())
+                .map_err(|e| HashingError::Argon2(e.to_string()))?
+        };
+        let mut out = vec![0u8; expected.len()];
+        self.compute(&context, password.as_bytes(), salt.as_ref(), &mut out)?;
+        Ok(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
+    }
+}
+
+/// Whether a stored hash was made with other parameters than the configured ones (it is
+/// replaced on the next change in any case; this is for metrics and logs).
+pub fn is_outdated(phc: &str, settings: &Argon2Settings) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return true;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return true;
+    };
+    parsed.algorithm != Ident::from(Algorithm::Argon2id)
+        || params.m_cost() != settings.memory_kib
+        || params.t_cost() != settings.iterations
+        || params.p_cost() != settings.parallelism
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast() -> Argon2Hasher {
+        Argon2Hasher::new(Argon2Settings {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        })
+    }
+
+    #[test]
+    fn hash_is_argon2id_phc_with_configured_parameters_and_verifies() {
+        let h = fast();
+        let phc = h.hash("correct horse", &PepperKeys::none()).unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{phc}");
+        assert!(h.verify("correct horse", &phc, &PepperKeys::none()).unwrap());
+        assert!(!h.verify("correct horsf", &phc, &PepperKeys::none()).unwrap());
+        assert!(!is_outdated(&phc, &h.settings()));
+    }
+
+    #[test]
+    fn salts_differ() {
+        let h = fast();
+        let a = h.hash("same", &PepperKeys::none()).unwrap();
+        let b = h.hash("same", &PepperKeys::none()).unwrap();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn rfc9106_argon2id_vector_through_the_pooled_path() {
+        // RFC 9106 §5.3, argon2id: m=32, t=3, p=4, with secret and associated data.
+        let params = ParamsBuilder::new()
+            .m_cost(32)
+            .t_cost(3)
+            .p_cost(4)
+            .data(argon2::AssociatedData::new(&[0x04; 12]).unwrap())
+            .output_len(32)
+            .build()
+            .unwrap();
+        let secret = [0x03u8; 8];
+        let ctx = Argon2::new_with_secret(&secret, Algorithm::Argon2id, Version::V0x13, params).unwrap();
+        let mut out = [0u8; 32];
+        let h = fast();
+        // Run twice: the second run reuses the pooled (dirty) block and must agree.
+        for _ in 0..2 {
+            h.compute(&ctx, &[0x01; 32], &[0x02; 16], &mut out).unwrap();
+            assert_eq!(
+                out.to_vec(),
+                hex("0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659")
+            );
+        }
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn argon2i_and_argon2d_strings_from_elsewhere_verify() {
+        // The argon2i vector of the reference implementation's README (m=64 MiB, t=2, p=1) and
+        // strings made by argon2-cffi (the C reference): `argon2.low_level.hash_secret(b"password",
+        // b"somesalt", time_cost=2, memory_cost=256, parallelism=2, hash_len=32, type=...)`.
+        let i = "$argon2i$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$wWKIMhR9lyDFvRz9YTZweHKfbftvj+qf+YFY4NeBbtA";
+        let i2 = "$argon2i$v=19$m=256,t=2,p=2$c29tZXNhbHQ$T/XOJ2mh1/TIpJHfCdQan76Q5esCFVoT5MAeIM1Oq2E";
+        let d = "$argon2d$v=19$m=256,t=2,p=2$c29tZXNhbHQ$e2nJLXw4iarRKB28i678Esw3yA8cdeM+8sLUDCjrxXM";
+        let id = "$argon2id$v=19$m=256,t=2,p=2$c29tZXNhbHQ$bQk8UB/VmZZF4Oo79iDXuL5/0ttZwg2f/5U52iv1cDc";
+        let h = fast();
+        for phc in [i, i2, d, id] {
+            assert!(h.verify("password", phc, &PepperKeys::none()).unwrap(), "{phc}");
+            assert!(!h.verify("passwore", phc, &PepperKeys::none()).unwrap(), "{phc}");
+            assert!(is_outdated(phc, &h.settings()));
+        }
+    }
+
+    #[test]
+    fn pepper_key_id_is_recorded_and_rotation_keeps_old_hashes_valid() {
+        let h = fast();
+        let k1 = PepperKeys::new("k1", HashMap::from([("k1".into(), b"first-pepper".to_vec())])).unwrap();
+        let phc1 = h.hash("pw-one", &k1).unwrap();
+        assert!(phc1.contains(",keyid="), "{phc1}");
+        // Without the pepper the hash does not verify: the key is really mixed in.
+        assert_eq!(
+            h.verify("pw-one", &phc1, &PepperKeys::none()),
+            Err(HashingError::UnknownPepperKey("k1".into()))
+        );
+        let k2 = PepperKeys::new(
+            "k2",
+            HashMap::from([("k1".into(), b"first-pepper".to_vec()), ("k2".into(), b"second".to_vec())]),
+        )
+        .unwrap();
+        assert!(h.verify("pw-one", &phc1, &k2).unwrap());
+        let phc2 = h.hash("pw-two", &k2).unwrap();
+        assert!(h.verify("pw-two", &phc2, &k2).unwrap());
+        // A tampered key with the same id fails.
+        let wrong = PepperKeys::new("k1", HashMap::from([("k1".into(), b"other".to_vec())])).unwrap();
+        assert!(!h.verify("pw-one", &phc1, &wrong).unwrap());
+        // An unpeppered hash verifies under a peppered configuration.
+        let plain = h.hash("pw-three", &PepperKeys::none()).unwrap();
+        assert!(h.verify("pw-three", &plain, &k2).unwrap());
+    }
+
+    #[test]
+    fn malformed_or_oversized_stored_hashes_are_errors_not_panics() {
+        let h = fast();
+        for bad in ["", "plain", "$bcrypt$xx", "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ", "$argon2id$v=19$m=4294967295,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc"] {
+            assert!(matches!(h.verify("x", bad, &PepperKeys::none()), Err(HashingError::UnsupportedHash(_))), "{bad}");
+        }
+        assert!(Argon2Settings { memory_kib: 1, iterations: 1, parallelism: 1 }.validate().is_err());
+        assert!(Argon2Settings::default().validate().is_ok());
+    }
+}

@@ -1,0 +1,175 @@
+//! Who is calling (SPEC §3), read from the raw `requestContext` and the request's credentials.
+//!
+//! The raw JSON is read rather than lambda_http's typed context: API Gateway's shapes differ per
+//! source (REST Cognito claims, HTTP API JWT claims, Lambda authorizer context maps), and a
+//! numeric claim must not change the answer.
+
+use serde_json::{Map, Value};
+
+/// Where the caller's identity came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalSource {
+    HttpApiJwtAuthorizer,
+    RestCognitoAuthorizer,
+    LambdaAuthorizer,
+    BearerToken,
+}
+
+impl PrincipalSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalSource::HttpApiJwtAuthorizer => "HttpApiJwtAuthorizer",
+            PrincipalSource::RestCognitoAuthorizer => "RestCognitoAuthorizer",
+            PrincipalSource::LambdaAuthorizer => "LambdaAuthorizer",
+            PrincipalSource::BearerToken => "BearerToken",
+        }
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub source: PrincipalSource,
+}
+
+/// A caller this endpoint refuses before looking at any account.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrincipalError {
+    /// 401: nobody is authenticated (or the authorizer gave no subject).
+    #[error("no authenticated caller")]
+    Unauthenticated,
+    /// 401: a bearer token was presented and is not acceptable.
+    #[error("the bearer token is not valid")]
+    InvalidToken,
+    /// 403: an API key is the only credential.
+    #[error("API keys cannot change a password")]
+    ApiKeyCaller,
+    /// 403: a machine (client-credentials) token.
+    #[error("machine tokens cannot change a password")]
+    MachineToken,
+}
+
+/// Resolves the caller from the authorizer context, in SPEC §3 order: the first source present
+/// decides. `Ok(None)` means no authorizer context at all (the caller may still carry a token).
+pub fn from_authorizer(request_context: &Value) -> Result<Option<Principal>, PrincipalError> {
+    let authorizer = request_context.get("authorizer").and_then(Value::as_object);
+    let Some(authorizer) = authorizer else {
+        return api_key_check(request_context);
+    };
+    // 1. HTTP API JWT authorizer.
+    if let Some(claims) = authorizer.get("jwt").and_then(|j| j.get("claims")).and_then(Value::as_object) {
+        return from_claims(claims, PrincipalSource::HttpApiJwtAuthorizer).map(Some);
+    }
+    // 2. REST Cognito user pool authorizer.
+    if let Some(claims) = authorizer.get("claims").and_then(Value::as_object) {
+        return from_claims(claims, PrincipalSource::RestCognitoAuthorizer).map(Some);
+    }
+    // 3. Lambda authorizer: HTTP API puts its context under `lambda`, REST at the top level.
+    if let Some(context) = authorizer.get("lambda").and_then(Value::as_object) {
+        return from_lambda_context(context).map(Some);
+    }
+    if authorizer.contains_key("principalId") || authorizer.contains_key("sub") {
+        return from_lambda_context(authorizer).map(Some);
+    }
+    api_key_check(request_context)
+}
+
+/// No user principal: an API key as the only credential is refused (403); else nothing.
+fn api_key_check(request_context: &Value) -> Result<Option<Principal>, PrincipalError> {
+    let identity = request_context.get("identity");
+    let set = |key: &str| {
+        identity
+            .and_then(|i| i.get(key))
+            .and_then(claim_string)
+            .is_some_and(|v| !v.is_empty())
+    };
+    if set("apiKey") || set("apiKeyId") {
+        return Err(PrincipalError::ApiKeyCaller);
+    }
+    Ok(None)
+}
+
+/// A claim as a string: API Gateway passes strings, but numbers and booleans are accepted.
+pub fn claim_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A principal from verified claims (authorizer claims or a verified token).
+pub fn from_claims(claims: &Map<String, Value>, source: PrincipalSource) -> Result<Principal, PrincipalError> {
+    let get = |key: &str| claims.get(key).and_then(claim_string).filter(|v| !v.is_empty());
+    let Some(sub) = get("sub") else {
+        return Err(PrincipalError::Unauthenticated);
+    };
+    // Cognito client-credentials tokens: no user name, and the subject is the client itself.
+    let has_username = get("username").is_some() || get("cognito:username").is_some();
+    if !has_username && get("client_id").as_deref() == Some(sub.as_str()) {
+        return Err(PrincipalError::MachineToken);
+    }
+    Ok(Principal { user_id: sub, source })
+}
+
+fn from_lambda_context(context: &Map<String, Value>) -> Result<Principal, PrincipalError> {
+    let get = |key: &str| context.get(key).and_then(claim_string).filter(|v| !v.is_empty());
+    match get("sub").or_else(|| get("principalId")) {
+        Some(user_id) => Ok(Principal {
+            user_id,
+            source: PrincipalSource::LambdaAuthorizer,
+        }),
+        None => Err(PrincipalError::Unauthenticated),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn user(ctx: Value) -> Result<Option<Principal>, PrincipalError> {
+        from_authorizer(&ctx)
+    }
+
+    #[test]
+    fn jwt_claims_come_first_and_cannot_be_overridden() {
+        let ctx = json!({"authorizer": {"jwt": {"claims": {"sub": "a", "username": "x"}},
+                                        "lambda": {"sub": "b"}, "claims": {"sub": "c"}}});
+        assert_eq!(user(ctx).unwrap().unwrap().user_id, "a");
+        let ctx = json!({"authorizer": {"claims": {"sub": "c"}, "principalId": "d"}});
+        assert_eq!(user(ctx).unwrap().unwrap().source, PrincipalSource::RestCognitoAuthorizer);
+    }
+
+    #[test]
+    fn lambda_authorizer_uses_sub_then_principal_id() {
+        let ctx = json!({"authorizer": {"lambda": {"sub": "s1", "principalId": "p"}}});
+        assert_eq!(user(ctx).unwrap().unwrap().user_id, "s1");
+        let ctx = json!({"authorizer": {"principalId": "p1", "integrationLatency": 3}});
+        assert_eq!(user(ctx).unwrap().unwrap().user_id, "p1");
+        let ctx = json!({"authorizer": {"lambda": {"tenant": "acme"}}});
+        assert_eq!(user(ctx), Err(PrincipalError::Unauthenticated));
+    }
+
+    #[test]
+    fn numeric_claims_are_accepted_and_missing_sub_is_401() {
+        let ctx = json!({"authorizer": {"jwt": {"claims": {"sub": 42, "iat": 1, "username": "u"}}}});
+        assert_eq!(user(ctx).unwrap().unwrap().user_id, "42");
+        let ctx = json!({"authorizer": {"jwt": {"claims": {"username": "u"}}}});
+        assert_eq!(user(ctx), Err(PrincipalError::Unauthenticated));
+    }
+
+    #[test]
+    fn api_key_only_callers_and_machine_tokens_are_refused() {
+        let ctx = json!({"identity": {"apiKey": "k", "apiKeyId": "id"}});
+        assert_eq!(user(ctx), Err(PrincipalError::ApiKeyCaller));
+        let ctx = json!({"identity": {"apiKey": "k"}, "authorizer": {"claims": {"sub": "u", "cognito:username": "n"}}});
+        assert!(user(ctx).unwrap().is_some());
+        let ctx = json!({"authorizer": {"jwt": {"claims": {"sub": "app1", "client_id": "app1"}}}});
+        assert_eq!(user(ctx), Err(PrincipalError::MachineToken));
+        let ctx = json!({"identity": {"apiKey": null, "apiKeyId": ""}});
+        assert_eq!(user(ctx), Ok(None));
+    }
+}
