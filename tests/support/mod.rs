@@ -1,0 +1,184 @@
+//! Shared set-up of the tests that talk to a DynamoDB-API server (moto, started by
+//! `scripts/with-moto.sh`, which `make test` uses).
+#![allow(dead_code)]
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use change_password::account::AccountRecord;
+use change_password::app::{self, App};
+use change_password::config::Config;
+use change_password::dynamodb_store::put_record;
+use change_password::password_hashing::{Argon2Hasher, Argon2Settings, PasswordHashing, PepperKeys};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const DEMO_SUB: &str = "7c1d5e2a-3b4f-4a6e-8d9c-0e1f2a3b4c5d";
+pub const DEMO_CURRENT: &str = "correct horse battery staple";
+pub const DEMO_NEW: &str = "violet-Harbor-Lantern-42";
+
+/// The SDK configuration production uses; the endpoint comes from `AWS_ENDPOINT_URL`.
+pub async fn sdk() -> SdkConfig {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "these tests need a DynamoDB-API server: run them with `make test` (scripts/with-moto.sh cargo test)"
+    );
+    change_password::aws_clients::load().await
+}
+
+/// A fresh table with the key schema of template.yaml.
+pub async fn new_table(sdk: &SdkConfig) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "users-{}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+    );
+    Client::new(sdk)
+        .create_table()
+        .table_name(&name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("UserId")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(KeySchemaElement::builder().attribute_name("UserId").key_type(KeyType::Hash).build().unwrap())
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+    name
+}
+
+pub fn config(table: &str, extra: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = HashMap::from([("USERS_TABLE".into(), table.into())]);
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("config")
+}
+
+pub fn hasher() -> Argon2Hasher {
+    Argon2Hasher::new(Argon2Settings::default())
+}
+
+/// Seeds the demo user with `password`.
+pub async fn seed_demo(sdk: &SdkConfig, table: &str, password: &str) -> AccountRecord {
+    let mut record = AccountRecord::new_user(DEMO_SUB, hasher().hash(password, &PepperKeys::none()).unwrap());
+    record.email = Some("demo@example.com".into());
+    record.username = Some("demo".into());
+    put_record(&Client::new(sdk), table, &record).await.expect("seed");
+    record
+}
+
+pub async fn app(sdk: &SdkConfig, table: &str) -> Arc<App> {
+    app::build(&config(table, &[]), sdk)
+}
+
+pub fn context(request_id: &str) -> lambda_runtime::Context {
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = request_id.to_string();
+    context
+}
+
+/// The raw DynamoDB item.
+pub async fn item(sdk: &SdkConfig, table: &str, user_id: &str) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    Client::new(sdk)
+        .get_item()
+        .table_name(table)
+        .key("UserId", aws_sdk_dynamodb::types::AttributeValue::S(user_id.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap_or_default()
+}
+
+pub fn s(item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+pub fn n(item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, name: &str) -> Option<i64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+/// A response as API Gateway / ALB would read it.
+pub struct Answer {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn from_lambda(response: &Value) -> Answer {
+        let status = response["statusCode"].as_u64().expect("statusCode") as u16;
+        let mut headers = HashMap::new();
+        if let Some(h) = response.get("headers").and_then(Value::as_object) {
+            for (k, v) in h {
+                headers.insert(k.to_ascii_lowercase(), v.as_str().unwrap_or_default().to_string());
+            }
+        }
+        if let Some(h) = response.get("multiValueHeaders").and_then(Value::as_object) {
+            for (k, v) in h {
+                let joined: Vec<&str> = v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                headers.insert(k.to_ascii_lowercase(), joined.join(","));
+            }
+        }
+        let text = response["body"].as_str().unwrap_or_default();
+        let body = serde_json::from_str(text).unwrap_or(Value::Null);
+        Answer { status, headers, body }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+
+    pub fn error_codes(&self) -> Vec<String> {
+        self.body["Errors"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e["Code"].as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Checks the envelope's shape (SPEC §4) whatever the outcome.
+    pub fn assert_envelope(&self) {
+        assert_eq!(self.header("content-type"), Some("application/json"), "{:?}", self.headers);
+        assert!(self.body["Errors"].is_array() && self.body["Warnings"].is_array(), "{}", self.body);
+        assert!(self.body["Success"].is_boolean());
+        assert!(self.body["Data"]["PasswordChanged"].is_boolean());
+        for item in self.body["Errors"].as_array().unwrap().iter().chain(self.body["Warnings"].as_array().unwrap()) {
+            for key in ["Code", "Message", "Target", "Field", "Metadata", "Type", "Severity"] {
+                assert!(item.get(key).is_some(), "item lacks {key}: {item}");
+            }
+            if let Some(meta) = item["Metadata"].as_object() {
+                assert!(meta.values().all(Value::is_string), "{item}");
+            }
+        }
+    }
+
+    /// Checks an RFC 9457 problem.
+    pub fn assert_problem(&self, status: u16, request_id: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"));
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["type"].is_string() && self.body["title"].is_string() && self.body["detail"].is_string());
+        assert!(self.body["instance"].as_str().unwrap().ends_with("/api/workspace/account/change-password") || status == 404);
+        assert_eq!(self.body["traceId"], request_id);
+    }
+}
+
+pub async fn invoke(app: &Arc<App>, event: Value, request_id: &str) -> Answer {
+    let response = app.handle_event(event, context(request_id)).await.expect("an HTTP response");
+    Answer::from_lambda(&response)
+}
+
+pub fn load_event(name: &str) -> Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
