@@ -1,0 +1,256 @@
+//! The whole handler, HTTP contract of SPEC §2-§4, against a DynamoDB-API server.
+
+mod support;
+
+use base64::Engine;
+use change_password::account_store::AccountStore;
+use change_password::change_password::{ChangePasswordService, ProtectionSettings, system_clock};
+use change_password::dynamodb_store::DynamoDbAccountStore;
+use change_password::lambda_handler::{EventError, Handler};
+use change_password::password_policy::PasswordPolicy;
+use change_password::pepper::StaticPepper;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use support::*;
+
+/// An HTTP API event with a Lambda authorizer for the demo user, and `body`.
+fn event(body: &str) -> Value {
+    let mut e = load_event("apigw-http-lambda-authorizer.json");
+    e["body"] = Value::String(body.to_string());
+    e
+}
+
+fn body(current: &str, new: &str) -> String {
+    json!({"CurrentPassword": current, "NewPassword": new}).to_string()
+}
+
+async fn setup() -> (aws_config::SdkConfig, String, Arc<change_password::app::App>) {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let app = app(&sdk, &table).await;
+    (sdk, table, app)
+}
+
+fn assert_no_secrets(answer: &Answer) {
+    let text = answer.body.to_string();
+    for secret in [DEMO_CURRENT, DEMO_NEW, "$argon2"] {
+        assert!(!text.contains(secret), "response carries a secret: {text}");
+    }
+}
+
+#[tokio::test]
+async fn routing_method_media_type_and_size_are_problems_in_that_order() {
+    let (_sdk, _table, app) = setup().await;
+    let mut e = event(&body(DEMO_CURRENT, DEMO_NEW));
+    e["rawPath"] = json!("/api/workspace/account/other");
+    e["requestContext"]["http"]["method"] = json!("GET");
+    let a = invoke(&app, e, "r1").await;
+    a.assert_problem(404, "r1");
+    assert_eq!(a.body["instance"], "/api/workspace/account/other");
+
+    let mut e = event(&body(DEMO_CURRENT, DEMO_NEW));
+    e["requestContext"]["http"]["method"] = json!("PUT");
+    e["headers"]["content-type"] = json!("text/plain");
+    let a = invoke(&app, e, "r2").await;
+    a.assert_problem(405, "r2");
+    assert_eq!(a.header("allow"), Some("POST"));
+
+    let mut e = event(&"x".repeat(20_000));
+    e["headers"]["content-type"] = json!("text/plain");
+    let a = invoke(&app, e, "r3").await;
+    a.assert_problem(415, "r3");
+
+    let padding = "p".repeat(16 * 1024);
+    let a = invoke(&app, event(&json!({"CurrentPassword": DEMO_CURRENT, "NewPassword": DEMO_NEW, "Pad": padding}).to_string()), "r4").await;
+    a.assert_problem(413, "r4");
+}
+
+#[tokio::test]
+async fn stage_prefix_json_variants_and_missing_content_type_are_accepted() {
+    let (sdk, table, app) = setup().await;
+    let mut e = event(&body(DEMO_CURRENT, DEMO_NEW));
+    e["rawPath"] = json!("/prod/api/workspace/account/change-password");
+    e["headers"]["content-type"] = json!("application/merge-patch+json; charset=UTF-8");
+    let a = invoke(&app, e, "r1").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let mut e = event(&json!({"currentpassword": DEMO_NEW, "NEWPASSWORD": "amber-Quokka-Harbour-77", "unknown": {"x": 1}}).to_string());
+    e["headers"].as_object_mut().unwrap().remove("content-type");
+    let a = invoke(&app, e, "r2").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_no_secrets(&a);
+    assert_eq!(n(&item(&sdk, &table, DEMO_SUB).await, "PasswordVersion"), Some(2));
+}
+
+#[tokio::test]
+async fn unauthenticated_callers_get_401_with_a_bearer_challenge() {
+    let (_sdk, _table, app) = setup().await;
+    let mut e = event(&body(DEMO_CURRENT, DEMO_NEW));
+    e["requestContext"].as_object_mut().unwrap().remove("authorizer");
+    e["headers"].as_object_mut().unwrap().remove("authorization");
+    let a = invoke(&app, e.clone(), "r1").await;
+    a.assert_problem(401, "r1");
+    assert_eq!(a.header("www-authenticate"), Some("Bearer"));
+    e["rawQueryString"] = json!("access_token=abc.def.ghi");
+    e["queryStringParameters"] = json!({"access_token": "abc.def.ghi"});
+    let a = invoke(&app, e, "r2").await;
+    a.assert_problem(401, "r2");
+    assert_eq!(a.header("www-authenticate"), Some("Bearer error=\"invalid_token\""));
+    assert!(!a.body.to_string().contains("abc.def.ghi"));
+}
+
+#[tokio::test]
+async fn invalid_base64_is_a_400_and_the_next_request_still_works() {
+    let (_sdk, _table, app) = setup().await;
+    let mut e = event("%%% not base64 %%%");
+    e["isBase64Encoded"] = json!(true);
+    let a = invoke(&app, e, "r1").await;
+    assert_eq!(a.status, 400);
+    assert_eq!(a.error_codes(), vec!["InvalidRequestBody"]);
+    // Base64 of invalid UTF-8.
+    let mut e = event(&base64::engine::general_purpose::STANDARD.encode([0xff, 0xfe, 0x00]));
+    e["isBase64Encoded"] = json!(true);
+    let a = invoke(&app, e, "r2").await;
+    assert_eq!(a.error_codes(), vec!["InvalidRequestBody"]);
+    let a = invoke(&app, event(&body(DEMO_CURRENT, DEMO_NEW)), "r3").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
+async fn numeric_claims_and_machine_tokens() {
+    let (_sdk, _table, app) = setup().await;
+    let mut e = load_event("failure-wrong-current-password.json");
+    e["body"] = json!(body(DEMO_CURRENT, DEMO_NEW));
+    e["requestContext"]["authorizer"]["jwt"]["claims"]["iat"] = json!(1764288000);
+    e["requestContext"]["authorizer"]["jwt"]["claims"]["exp"] = json!(1764291600);
+    let a = invoke(&app, e.clone(), "r1").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let claims = e["requestContext"]["authorizer"]["jwt"]["claims"].as_object_mut().unwrap();
+    claims.remove("username");
+    claims.insert("client_id".into(), json!(DEMO_SUB));
+    let a = invoke(&app, e, "r2").await;
+    a.assert_problem(403, "r2");
+}
+
+#[tokio::test]
+async fn account_states_map_to_their_statuses() {
+    let (sdk, table, app) = setup().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let set = |attr: &'static str, value: &'static str| {
+        let client = client.clone();
+        let table = table.clone();
+        async move {
+            client
+                .update_item()
+                .table_name(table)
+                .key("UserId", aws_sdk_dynamodb::types::AttributeValue::S(DEMO_SUB.into()))
+                .update_expression("SET #a = :v")
+                .expression_attribute_names("#a", attr)
+                .expression_attribute_values(":v", aws_sdk_dynamodb::types::AttributeValue::S(value.into()))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    set("AccountType", "Service").await;
+    invoke(&app, event(&body(DEMO_CURRENT, DEMO_NEW)), "r1").await.assert_problem(403, "r1");
+    set("AccountType", "User").await;
+    set("Status", "Disabled").await;
+    invoke(&app, event(&body(DEMO_CURRENT, DEMO_NEW)), "r2").await.assert_problem(403, "r2");
+    let mut e = event(&body(DEMO_CURRENT, DEMO_NEW));
+    e["requestContext"]["authorizer"]["lambda"]["sub"] = json!("someone-without-a-record");
+    let a = invoke(&app, e, "r3").await;
+    assert_eq!(a.status, 404);
+    a.assert_envelope();
+    assert_eq!(a.error_codes(), vec!["AccountNotFound"]);
+    assert_eq!(a.body["Errors"][0]["Type"], 1);
+}
+
+#[tokio::test]
+async fn validation_errors_come_together_and_touch_nothing() {
+    let (sdk, table, app) = setup().await;
+    let a = invoke(&app, event(&body("wrong password", "demo")), "r1").await;
+    assert_eq!(a.status, 400);
+    a.assert_envelope();
+    let codes = a.error_codes();
+    for code in ["PasswordTooShort", "PasswordContainsIdentifier", "PasswordTooWeak"] {
+        assert!(codes.contains(&code.to_string()), "{codes:?}");
+    }
+    let short = a.body["Errors"].as_array().unwrap().iter().find(|e| e["Code"] == "PasswordTooShort").unwrap();
+    assert_eq!(short["Metadata"]["MinLength"], "12");
+    assert_eq!((short["Type"].as_u64(), short["Severity"].as_u64(), short["Field"].as_str()), (Some(0), Some(2), Some("NewPassword")));
+    let a = invoke(&app, event(&body(DEMO_CURRENT, DEMO_CURRENT)), "r2").await;
+    assert!(a.error_codes().contains(&"PasswordUnchanged".to_string()));
+    let item = item(&sdk, &table, DEMO_SUB).await;
+    assert_eq!(n(&item, "FailedPasswordAttempts"), None);
+    assert_eq!(n(&item, "PasswordVersion"), None);
+}
+
+#[tokio::test]
+async fn lockout_answers_429_with_retry_after_before_any_check() {
+    let (sdk, table, app) = setup().await;
+    for remaining in ["4", "3", "2", "1"] {
+        let a = invoke(&app, event(&body("not the password", DEMO_NEW)), "r").await;
+        assert_eq!(a.status, 400);
+        assert_eq!(a.body["Errors"][0]["Metadata"]["RemainingAttempts"], remaining);
+    }
+    let a = invoke(&app, event(&body("not the password", DEMO_NEW)), "r").await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    a.assert_envelope();
+    assert_eq!(a.error_codes(), vec!["AccountLocked"]);
+    let retry: u64 = a.header("retry-after").unwrap().parse().unwrap();
+    assert!(retry > 0 && retry <= 900);
+    // Even the right password, or an invalid request, gets 429 while locked.
+    for e in [event(&body(DEMO_CURRENT, DEMO_NEW)), event("{not json")] {
+        let a = invoke(&app, e, "r").await;
+        assert_eq!(a.status, 429);
+    }
+    let item = item(&sdk, &table, DEMO_SUB).await;
+    assert!(n(&item, "LockedUntil").unwrap() > time::OffsetDateTime::now_utc().unix_timestamp());
+    assert_eq!(n(&item, "PasswordVersion"), None);
+}
+
+#[tokio::test]
+async fn dynamodb_unreachable_is_503_with_retry_after() {
+    let sdk = sdk().await;
+    let down = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url("http://127.0.0.1:9").build();
+    let store = DynamoDbAccountStore::new(aws_sdk_dynamodb::Client::from_conf(down), "users");
+    let handler = Arc::new(Handler::new(ChangePasswordService::new(
+        Arc::new(store),
+        Arc::new(hasher()),
+        Arc::new(StaticPepper::none()),
+        PasswordPolicy::default(),
+        ProtectionSettings::default(),
+        system_clock(),
+    )));
+    let response = handler.handle_event(event(&body(DEMO_CURRENT, DEMO_NEW)), context("r1")).await.unwrap();
+    let a = Answer::from_lambda(&response);
+    assert_eq!(a.status, 503, "{}", a.body);
+    a.assert_envelope();
+    assert_eq!(a.error_codes(), vec!["ServiceUnavailable"]);
+    assert_eq!(a.body["Errors"][0]["Type"], 2);
+    assert_eq!(a.header("retry-after"), Some("1"));
+    assert!(!a.body.to_string().contains("127.0.0.1"), "no internals in the message");
+    let _ = handler.service().store().load("x").await;
+}
+
+#[tokio::test]
+async fn non_http_events_are_a_clean_error() {
+    let (_sdk, _table, app) = setup().await;
+    for e in [json!({"Records": []}), json!("text"), json!(null), json!({"requestContext": 5})] {
+        let result = app.handle_event(e, context("r")).await;
+        assert!(matches!(result, Err(EventError::NotHttp)), "{result:?}");
+    }
+}
+
+#[tokio::test]
+async fn responses_have_the_shape_of_their_source() {
+    let (_sdk, _table, app) = setup().await;
+    // REST (payload 1.0): multiValueHeaders; HTTP API: headers.
+    let rest = app.handle_event(load_event("apigw-rest-api-key.json"), context("r1")).await.unwrap();
+    assert!(rest["multiValueHeaders"]["content-type"].is_array(), "{rest}");
+    let http = app.handle_event(load_event("function-url.json"), context("r2")).await.unwrap();
+    assert!(http["headers"]["content-type"].is_string(), "{http}");
+    let alb = app.handle_event(load_event("alb.json"), context("r3")).await.unwrap();
+    assert_eq!(alb["statusCode"], 401, "{alb}");
+}
