@@ -58,7 +58,10 @@ pub enum FailedAttempt {
 /// The account store port (SPEC §5). Implementations must make each method atomic.
 pub trait AccountStore: Send + Sync + 'static {
     /// One consistent read.
-    fn load(&self, user_id: &str) -> impl Future<Output = Result<Option<AccountRecord>, StoreError>> + Send;
+    fn load(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<AccountRecord>, StoreError>> + Send;
 
     /// Counts a wrong current password atomically; at `threshold` consecutive failures, locks
     /// the account until `now + lock_seconds` and starts the count again.
@@ -72,7 +75,10 @@ pub trait AccountStore: Send + Sync + 'static {
 
     /// The conditional write of a new password; [`StoreError::ConditionFailed`] when the
     /// record is no longer as read (or is locked).
-    fn commit(&self, change: &PasswordChange) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn commit(
+        &self,
+        change: &PasswordChange,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// An in-memory store with the same semantics, for unit tests and benchmarks.

@@ -22,8 +22,14 @@ pub struct ChangeRequest {
 impl std::fmt::Debug for ChangeRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChangeRequest")
-            .field("current_password", &self.current_password.as_ref().map(|_| "<redacted>"))
-            .field("new_password", &self.new_password.as_ref().map(|_| "<redacted>"))
+            .field(
+                "current_password",
+                &self.current_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "new_password",
+                &self.new_password.as_ref().map(|_| "<redacted>"),
+            )
             .field("input_issues", &self.input_issues)
             .finish()
     }
@@ -140,9 +146,17 @@ impl<S: AccountStore> ChangePasswordService<S> {
     }
 
     /// Changes `user_id`'s password, checking in SPEC §4 order (steps 3 to 8).
-    pub async fn change(&self, user_id: &str, request: ChangeRequest) -> Result<Changed, ChangeError> {
+    pub async fn change(
+        &self,
+        user_id: &str,
+        request: ChangeRequest,
+    ) -> Result<Changed, ChangeError> {
         // 3. The account.
-        let account = self.store.load(user_id).await?.ok_or(ChangeError::AccountNotFound)?;
+        let account = self
+            .store
+            .load(user_id)
+            .await?
+            .ok_or(ChangeError::AccountNotFound)?;
         if account.is_service() {
             return Err(ChangeError::ServiceAccount);
         }
@@ -171,7 +185,12 @@ impl<S: AccountStore> ChangePasswordService<S> {
         }
         // 7. History.
         let depth = self.protection.history_depth;
-        let history: Vec<String> = account.password_history.iter().take(depth).cloned().collect();
+        let history: Vec<String> = account
+            .password_history
+            .iter()
+            .take(depth)
+            .cloned()
+            .collect();
         if depth > 0 && self.reused(&new, &history, &pepper).await? {
             return Err(ChangeError::PasswordReused { depth });
         }
@@ -195,7 +214,10 @@ impl<S: AccountStore> ChangePasswordService<S> {
             now,
         };
         match self.store.commit(&change).await {
-            Ok(()) => Ok(Changed { warnings, new_version }),
+            Ok(()) => Ok(Changed {
+                warnings,
+                new_version,
+            }),
             Err(StoreError::ConditionFailed) => Err(self.explain_lost_write(user_id, now).await),
             Err(e) => Err(e.into()),
         }
@@ -221,7 +243,11 @@ impl<S: AccountStore> ChangePasswordService<S> {
                 None
             }
         };
-        let current = present(request.current_password, Field::CurrentPassword, &mut errors);
+        let current = present(
+            request.current_password,
+            Field::CurrentPassword,
+            &mut errors,
+        );
         let new = present(request.new_password, Field::NewPassword, &mut errors);
         let mut warnings = Vec::new();
         if let Some(new) = &new {
@@ -247,19 +273,33 @@ impl<S: AccountStore> ChangePasswordService<S> {
         }
     }
 
-    async fn verify(&self, password: String, stored: String, pepper: Arc<PepperKeys>) -> Result<bool, ChangeError> {
+    async fn verify(
+        &self,
+        password: String,
+        stored: String,
+        pepper: Arc<PepperKeys>,
+    ) -> Result<bool, ChangeError> {
         let hasher = self.hasher.clone();
-        blocking(move || hasher.verify(&password, &stored, &pepper)).await?.map_err(Into::into)
+        blocking(move || hasher.verify(&password, &stored, &pepper))
+            .await?
+            .map_err(Into::into)
     }
 
     async fn hash(&self, password: String, pepper: Arc<PepperKeys>) -> Result<String, ChangeError> {
         let hasher = self.hasher.clone();
-        blocking(move || hasher.hash(&password, &pepper)).await?.map_err(Into::into)
+        blocking(move || hasher.hash(&password, &pepper))
+            .await?
+            .map_err(Into::into)
     }
 
     /// Whether `new` verifies against any of `history`. The checks run on up to one worker per
     /// CPU, and every worker stops once one has found a match.
-    async fn reused(&self, new: &str, history: &[String], pepper: &Arc<PepperKeys>) -> Result<bool, ChangeError> {
+    async fn reused(
+        &self,
+        new: &str,
+        history: &[String],
+        pepper: &Arc<PepperKeys>,
+    ) -> Result<bool, ChangeError> {
         if history.is_empty() {
             return Ok(false);
         }
@@ -268,7 +308,12 @@ impl<S: AccountStore> ChangePasswordService<S> {
         let workers = self.workers.min(history.len());
         let mut tasks = tokio::task::JoinSet::new();
         for first in 0..workers {
-            let (hasher, pepper, found, history) = (self.hasher.clone(), pepper.clone(), found.clone(), history.clone());
+            let (hasher, pepper, found, history) = (
+                self.hasher.clone(),
+                pepper.clone(),
+                found.clone(),
+                history.clone(),
+            );
             let new = new.to_string();
             tasks.spawn_blocking(move || -> Result<(), HashingError> {
                 for old in history.iter().skip(first).step_by(workers) {
@@ -322,7 +367,9 @@ impl<S: AccountStore> ChangePasswordService<S> {
 }
 
 /// CPU-bound work off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ChangeError> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ChangeError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ChangeError::Internal(format!("hashing task failed: {e}")))
@@ -331,6 +378,9 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 fn rfc3339(epoch_seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(epoch_seconds)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }

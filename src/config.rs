@@ -42,7 +42,11 @@ impl Config {
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let users_table = get("USERS_TABLE").ok_or_else(|| ConfigError {
             variable: "USERS_TABLE",
             problem: "is required (the DynamoDB table of accounts)".into(),
@@ -74,7 +78,10 @@ impl Config {
             return Err(bad("PASSWORD_MIN_LENGTH", "must be at least 1"));
         }
         if policy.max_length < policy.min_length {
-            return Err(bad("PASSWORD_MAX_LENGTH", "must not be below PASSWORD_MIN_LENGTH"));
+            return Err(bad(
+                "PASSWORD_MAX_LENGTH",
+                "must not be below PASSWORD_MIN_LENGTH",
+            ));
         }
         if policy.max_length > 1024 {
             return Err(bad("PASSWORD_MAX_LENGTH", "must be at most 1024"));
@@ -88,17 +95,45 @@ impl Config {
             lockout_seconds: number(&get, "LOCKOUT_SECONDS", 900)?,
         };
         if protection.history_depth > MAX_HISTORY {
-            return Err(bad("PASSWORD_HISTORY", &format!("must be at most {MAX_HISTORY}")));
+            return Err(bad(
+                "PASSWORD_HISTORY",
+                &format!("must be at most {MAX_HISTORY}"),
+            ));
         }
         if protection.lockout_threshold > 0 && protection.lockout_seconds == 0 {
-            return Err(bad("LOCKOUT_SECONDS", "must be at least 1 when LOCKOUT_THRESHOLD is set"));
+            return Err(bad(
+                "LOCKOUT_SECONDS",
+                "must be at least 1 when LOCKOUT_THRESHOLD is set",
+            ));
         }
+        let issuer = get("JWT_ISSUER").map(|i| i.trim_end_matches('/').to_string());
+        let jwks_url = match (&issuer, get("JWT_JWKS_URL")) {
+            (_, Some(url)) => Some(
+                crate::jwks::check_url(&url)
+                    .map(|_| url)
+                    .map_err(|p| bad("JWT_JWKS_URL", &p))?,
+            ),
+            (Some(issuer), None) => {
+                let url = format!("{issuer}/.well-known/jwks.json");
+                Some(
+                    crate::jwks::check_url(&url)
+                        .map(|_| url)
+                        .map_err(|p| bad("JWT_ISSUER", &format!("the default JWKS URL {p}")))?,
+                )
+            }
+            (None, None) => None,
+        };
         let tokens = TokenSettings {
-            issuer: get("JWT_ISSUER").map(|i| i.trim_end_matches('/').to_string()),
+            issuer,
             audience: get("JWT_AUDIENCE")
-                .map(|a| a.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+                .map(|a| {
+                    a.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default(),
-            jwks_url: get("JWT_JWKS_URL"),
+            jwks_url,
             hs256_secret_id: get("JWT_HS256_SECRET_ID"),
         };
         Ok(Config {
@@ -119,7 +154,11 @@ fn bad(variable: &'static str, problem: &str) -> ConfigError {
     }
 }
 
-fn number<T: FromStr>(get: &impl Fn(&str) -> Option<String>, variable: &'static str, default: T) -> Result<T, ConfigError> {
+fn number<T: FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
     match get(variable) {
         None => Ok(default),
         Some(raw) => raw.parse().map_err(|_| ConfigError {
@@ -135,7 +174,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -171,8 +213,43 @@ mod tests {
 
     #[test]
     fn audience_is_a_comma_list() {
-        let c = config(&[("USERS_TABLE", "t"), ("JWT_AUDIENCE", "a, b,,c"), ("JWT_ISSUER", "https://x/")]).unwrap();
+        let c = config(&[
+            ("USERS_TABLE", "t"),
+            ("JWT_AUDIENCE", "a, b,,c"),
+            ("JWT_ISSUER", "https://x/"),
+        ])
+        .unwrap();
         assert_eq!(c.tokens.audience, vec!["a", "b", "c"]);
         assert_eq!(c.tokens.issuer.as_deref(), Some("https://x"));
+        assert_eq!(
+            c.tokens.jwks_url.as_deref(),
+            Some("https://x/.well-known/jwks.json")
+        );
+    }
+
+    #[test]
+    fn jwks_url_must_be_https_or_loopback() {
+        let err = config(&[
+            ("USERS_TABLE", "t"),
+            ("JWT_ISSUER", "http://issuer.example"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "JWT_ISSUER");
+        let err = config(&[
+            ("USERS_TABLE", "t"),
+            ("JWT_ISSUER", "https://i"),
+            ("JWT_JWKS_URL", "http://evil.example/k"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "JWT_JWKS_URL");
+        let c = config(&[
+            ("USERS_TABLE", "t"),
+            ("JWT_ISSUER", "http://127.0.0.1:8000"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.tokens.jwks_url.as_deref(),
+            Some("http://127.0.0.1:8000/.well-known/jwks.json")
+        );
     }
 }

@@ -80,34 +80,49 @@ fn describe(err: &dyn std::error::Error) -> String {
     text
 }
 
-fn string_attr(item: &HashMap<String, AttributeValue>, name: &str) -> Result<Option<String>, StoreError> {
+fn string_attr(
+    item: &HashMap<String, AttributeValue>,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
     match item.get(name) {
         None | Some(AttributeValue::Null(_)) => Ok(None),
         Some(AttributeValue::S(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(StoreError::Failed(format!("attribute {name} is not a string"))),
+        Some(_) => Err(StoreError::Failed(format!(
+            "attribute {name} is not a string"
+        ))),
     }
 }
 
-fn number_attr<T: std::str::FromStr>(item: &HashMap<String, AttributeValue>, name: &str) -> Result<Option<T>, StoreError> {
+fn number_attr<T: std::str::FromStr>(
+    item: &HashMap<String, AttributeValue>,
+    name: &str,
+) -> Result<Option<T>, StoreError> {
     match item.get(name) {
         None | Some(AttributeValue::Null(_)) => Ok(None),
         Some(AttributeValue::N(v)) => v
             .parse()
             .map(Some)
             .map_err(|_| StoreError::Failed(format!("attribute {name} is not a valid number"))),
-        Some(_) => Err(StoreError::Failed(format!("attribute {name} is not a number"))),
+        Some(_) => Err(StoreError::Failed(format!(
+            "attribute {name} is not a number"
+        ))),
     }
 }
 
 /// Reads a record from a DynamoDB item.
-pub fn record_from_item(item: &HashMap<String, AttributeValue>) -> Result<AccountRecord, StoreError> {
+pub fn record_from_item(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<AccountRecord, StoreError> {
     let history = match item.get("PasswordHistory") {
         None | Some(AttributeValue::Null(_)) => Vec::new(),
-        Some(AttributeValue::L(list)) => list
-            .iter()
-            .filter_map(|v| v.as_s().ok().cloned())
-            .collect(),
-        Some(_) => return Err(StoreError::Failed("attribute PasswordHistory is not a list".into())),
+        Some(AttributeValue::L(list)) => {
+            list.iter().filter_map(|v| v.as_s().ok().cloned()).collect()
+        }
+        Some(_) => {
+            return Err(StoreError::Failed(
+                "attribute PasswordHistory is not a list".into(),
+            ));
+        }
     };
     Ok(AccountRecord {
         user_id: string_attr(item, KEY)?.unwrap_or_default(),
@@ -224,16 +239,30 @@ impl AccountStore for DynamoDbAccountStore {
         if !change.history.is_empty() {
             request = request.expression_attribute_values(
                 ":history",
-                AttributeValue::L(change.history.iter().cloned().map(AttributeValue::S).collect()),
+                AttributeValue::L(
+                    change
+                        .history
+                        .iter()
+                        .cloned()
+                        .map(AttributeValue::S)
+                        .collect(),
+                ),
             );
         }
-        request.send().await.map_err(|e| classify("UpdateItem(change)", e))?;
+        request
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem(change)", e))?;
         Ok(())
     }
 }
 
 /// Writes a whole record (provisioning and tests); not used by the function itself.
-pub async fn put_record(client: &Client, table: &str, record: &AccountRecord) -> Result<(), StoreError> {
+pub async fn put_record(
+    client: &Client,
+    table: &str,
+    record: &AccountRecord,
+) -> Result<(), StoreError> {
     let mut item = HashMap::from([(KEY.to_string(), AttributeValue::S(record.user_id.clone()))]);
     let mut s = |k: &str, v: &Option<String>| {
         if let Some(v) = v {
@@ -266,7 +295,14 @@ pub async fn put_record(client: &Client, table: &str, record: &AccountRecord) ->
     if !record.password_history.is_empty() {
         item.insert(
             "PasswordHistory".into(),
-            AttributeValue::L(record.password_history.iter().cloned().map(AttributeValue::S).collect()),
+            AttributeValue::L(
+                record
+                    .password_history
+                    .iter()
+                    .cloned()
+                    .map(AttributeValue::S)
+                    .collect(),
+            ),
         );
     }
     client

@@ -36,7 +36,12 @@ pub fn is_route(path: &str) -> bool {
 }
 
 /// Steps 1 of SPEC §4: path, method, media type, size.
-pub fn check_envelope(path: &str, method: &str, content_type: Option<&[u8]>, body_len: usize) -> Result<(), Rejection> {
+pub fn check_envelope(
+    path: &str,
+    method: &str,
+    content_type: Option<&[u8]>,
+    body_len: usize,
+) -> Result<(), Rejection> {
     if !is_route(path) {
         return Err(Rejection::NotFound);
     }
@@ -59,16 +64,26 @@ pub fn is_json_media_type(value: &[u8]) -> bool {
     let Ok(value) = std::str::from_utf8(value) else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let Some(subtype) = essence.strip_prefix("application/") else {
         return false;
     };
-    subtype == "json" || (subtype.ends_with("+json") && subtype.len() > "+json".len() && !subtype.contains('/'))
+    subtype == "json"
+        || (subtype.ends_with("+json") && subtype.len() > "+json".len() && !subtype.contains('/'))
 }
 
 fn invalid_body(message: &str) -> ChangeRequest {
     ChangeRequest {
-        input_issues: vec![Issue::validation(codes::INVALID_REQUEST_BODY, None, message)],
+        input_issues: vec![Issue::validation(
+            codes::INVALID_REQUEST_BODY,
+            None,
+            message,
+        )],
         ..ChangeRequest::default()
     }
 }
@@ -90,12 +105,16 @@ pub fn parse_body(body: &[u8]) -> ChangeRequest {
         let mut matches = map.iter().filter(|(k, _)| k.to_lowercase() == name);
         let first = matches.next();
         if matches.next().is_some() {
-            return invalid_body("A property is given more than once (names match case-insensitively).");
+            return invalid_body(
+                "A property is given more than once (names match case-insensitively).",
+            );
         }
         match first.map(|(_, v)| v) {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => *target = Some(s.clone()),
-            Some(_) => return invalid_body("CurrentPassword and NewPassword must be strings or null."),
+            Some(_) => {
+                return invalid_body("CurrentPassword and NewPassword must be strings or null.");
+            }
         }
     }
     request
@@ -117,20 +136,44 @@ mod tests {
 
     #[test]
     fn media_types() {
-        for ok in ["application/json", "Application/JSON; charset=utf-8", "application/problem+json", "application/vnd.x+json;v=1"] {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/problem+json",
+            "application/vnd.x+json;v=1",
+        ] {
             assert!(is_json_media_type(ok.as_bytes()), "{ok}");
         }
-        for bad in ["text/plain", "application/xml", "application/+json", "application/jsonx", "json", ""] {
+        for bad in [
+            "text/plain",
+            "application/xml",
+            "application/+json",
+            "application/jsonx",
+            "json",
+            "",
+        ] {
             assert!(!is_json_media_type(bad.as_bytes()), "{bad}");
         }
     }
 
     #[test]
     fn envelope_checks_in_order() {
-        assert_eq!(check_envelope("/x", "GET", Some(b"text/plain"), 1 << 20), Err(Rejection::NotFound));
-        assert_eq!(check_envelope(ROUTE, "GET", Some(b"text/plain"), 1 << 20), Err(Rejection::MethodNotAllowed));
-        assert_eq!(check_envelope(ROUTE, "POST", Some(b"text/plain"), 1 << 20), Err(Rejection::UnsupportedMediaType));
-        assert_eq!(check_envelope(ROUTE, "POST", None, MAX_BODY_BYTES + 1), Err(Rejection::PayloadTooLarge));
+        assert_eq!(
+            check_envelope("/x", "GET", Some(b"text/plain"), 1 << 20),
+            Err(Rejection::NotFound)
+        );
+        assert_eq!(
+            check_envelope(ROUTE, "GET", Some(b"text/plain"), 1 << 20),
+            Err(Rejection::MethodNotAllowed)
+        );
+        assert_eq!(
+            check_envelope(ROUTE, "POST", Some(b"text/plain"), 1 << 20),
+            Err(Rejection::UnsupportedMediaType)
+        );
+        assert_eq!(
+            check_envelope(ROUTE, "POST", None, MAX_BODY_BYTES + 1),
+            Err(Rejection::PayloadTooLarge)
+        );
         assert_eq!(check_envelope(ROUTE, "POST", None, MAX_BODY_BYTES), Ok(()));
     }
 
@@ -141,18 +184,36 @@ mod tests {
         assert_eq!(r.current_password.as_deref(), Some("a"));
         assert_eq!(r.new_password.as_deref(), Some("b"));
         let r = parse_body(br#"{"CurrentPassword":null}"#);
-        assert!(r.input_issues.is_empty() && r.current_password.is_none() && r.new_password.is_none());
+        assert!(
+            r.input_issues.is_empty() && r.current_password.is_none() && r.new_password.is_none()
+        );
     }
 
     #[test]
     fn bad_bodies_are_invalid_request_body() {
-        for body in [&b""[..], b"[]", b"\"x\"", b"{", b"{\"CurrentPassword\":1}", b"{\"NewPassword\":{}}", b"\xff\xfe",
-                     br#"{"currentpassword":"a","CurrentPassword":"b"}"#] {
+        for body in [
+            &b""[..],
+            b"[]",
+            b"\"x\"",
+            b"{",
+            b"{\"CurrentPassword\":1}",
+            b"{\"NewPassword\":{}}",
+            b"\xff\xfe",
+            br#"{"currentpassword":"a","CurrentPassword":"b"}"#,
+        ] {
             let r = parse_body(body);
-            assert_eq!(r.input_issues.len(), 1, "{:?}", String::from_utf8_lossy(body));
+            assert_eq!(
+                r.input_issues.len(),
+                1,
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
             assert_eq!(r.input_issues[0].code, codes::INVALID_REQUEST_BODY);
         }
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        assert_eq!(parse_body(deep.as_bytes()).input_issues[0].code, codes::INVALID_REQUEST_BODY);
+        assert_eq!(
+            parse_body(deep.as_bytes()).input_issues[0].code,
+            codes::INVALID_REQUEST_BODY
+        );
     }
 }

@@ -43,7 +43,13 @@ pub fn render(outcome: &Outcome, extra_warnings: Vec<Issue>, info: &RequestInfo<
             envelope(S::OK, "PasswordChanged", true, &[], &warnings, None)
         }
         Outcome::Rejected(r) => match r {
-            Rejection::NotFound => problem(S::NOT_FOUND, "NotFound", "No resource at this path.", info, &[]),
+            Rejection::NotFound => problem(
+                S::NOT_FOUND,
+                "NotFound",
+                "No resource at this path.",
+                info,
+                &[],
+            ),
             Rejection::MethodNotAllowed => problem(
                 S::METHOD_NOT_ALLOWED,
                 "MethodNotAllowed",
@@ -95,7 +101,9 @@ pub fn render(outcome: &Outcome, extra_warnings: Vec<Issue>, info: &RequestInfo<
 
 fn failed(e: &ChangeError, info: &RequestInfo<'_>) -> Rendered {
     use StatusCode as S;
-    let single = |status, issue: Issue, retry_after: Option<u64>| envelope(status, issue.code, false, &[issue], &[], retry_after);
+    let single = |status, issue: Issue, retry_after: Option<u64>| {
+        envelope(status, issue.code, false, &[issue], &[], retry_after)
+    };
     match e {
         ChangeError::ServiceAccount => problem(
             S::FORBIDDEN,
@@ -104,10 +112,20 @@ fn failed(e: &ChangeError, info: &RequestInfo<'_>) -> Rendered {
             info,
             &[],
         ),
-        ChangeError::AccountDisabled => problem(S::FORBIDDEN, "Forbidden", "The account is disabled.", info, &[]),
+        ChangeError::AccountDisabled => problem(
+            S::FORBIDDEN,
+            "Forbidden",
+            "The account is disabled.",
+            info,
+            &[],
+        ),
         ChangeError::AccountNotFound => single(
             S::NOT_FOUND,
-            Issue::business(codes::ACCOUNT_NOT_FOUND, None, "No account exists for the signed-in user."),
+            Issue::business(
+                codes::ACCOUNT_NOT_FOUND,
+                None,
+                "No account exists for the signed-in user.",
+            ),
             None,
         ),
         ChangeError::AccountLocked { retry_after } => single(
@@ -121,7 +139,9 @@ fn failed(e: &ChangeError, info: &RequestInfo<'_>) -> Rendered {
             Some(*retry_after),
         ),
         ChangeError::Invalid(issues) => {
-            let code = issues.first().map_or(codes::INVALID_REQUEST_BODY, |i| i.code);
+            let code = issues
+                .first()
+                .map_or(codes::INVALID_REQUEST_BODY, |i| i.code);
             envelope(S::BAD_REQUEST, code, false, issues, &[], None)
         }
         ChangeError::CurrentPasswordIncorrect { remaining_attempts } => {
@@ -156,7 +176,10 @@ fn failed(e: &ChangeError, info: &RequestInfo<'_>) -> Rendered {
         ),
         ChangeError::Unavailable(_) => single(
             S::SERVICE_UNAVAILABLE,
-            Issue::system(codes::SERVICE_UNAVAILABLE, "The service is temporarily unavailable. Try again shortly."),
+            Issue::system(
+                codes::SERVICE_UNAVAILABLE,
+                "The service is temporarily unavailable. Try again shortly.",
+            ),
             Some(UNAVAILABLE_RETRY_AFTER),
         ),
         ChangeError::Internal(_) => single(
@@ -207,7 +230,9 @@ fn envelope(
     });
     let mut response = respond(status, "application/json", body);
     if let Some(seconds) = retry_after {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
     }
     Rendered { response, code }
 }
@@ -229,7 +254,9 @@ fn problem(
     });
     let mut response = respond(status, "application/problem+json", body);
     for (name, value) in headers {
-        response.headers_mut().insert(name.clone(), HeaderValue::from_static(value));
+        response
+            .headers_mut()
+            .insert(name.clone(), HeaderValue::from_static(value));
     }
     Rendered { response, code }
 }

@@ -51,7 +51,11 @@ pub struct Issue {
 
 impl Issue {
     /// A rule broken by the input (Type 0, Severity 2).
-    pub fn validation(code: &'static str, field: Option<Field>, message: impl Into<String>) -> Self {
+    pub fn validation(
+        code: &'static str,
+        field: Option<Field>,
+        message: impl Into<String>,
+    ) -> Self {
         Issue {
             code,
             message: message.into(),

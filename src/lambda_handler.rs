@@ -5,11 +5,12 @@
 //! parser refuse the whole event. Both become ordinary answers instead.
 
 use crate::account_store::AccountStore;
-use crate::change_password::{ChangePasswordService, ChangeRequest};
+use crate::change_password::{ChangeError, ChangePasswordService, ChangeRequest};
 use crate::http_request::{self, parse_body};
 use crate::http_response::{Outcome, RequestInfo, render};
 use crate::issue::{Issue, codes};
 use crate::principal::{self, Principal, PrincipalError};
+use crate::token_verifier::{TokenFailure, TokenVerifier};
 use base64::Engine;
 use lambda_http::http::header;
 use lambda_http::request::LambdaRequest;
@@ -40,11 +41,13 @@ struct EventFacts {
 
 pub struct Handler<S> {
     service: ChangePasswordService<S>,
+    tokens: Option<TokenVerifier>,
 }
 
 impl<S: AccountStore> Handler<S> {
-    pub fn new(service: ChangePasswordService<S>) -> Self {
-        Handler { service }
+    /// `tokens`: the verifier of bearer tokens; without one, every token is refused (401).
+    pub fn new(service: ChangePasswordService<S>, tokens: Option<TokenVerifier>) -> Self {
+        Handler { service, tokens }
     }
 
     pub fn service(&self) -> &ChangePasswordService<S> {
@@ -52,10 +55,15 @@ impl<S: AccountStore> Handler<S> {
     }
 
     /// Handles one Lambda invocation.
-    pub async fn handle_event(self: &Arc<Self>, mut event: Value, context: Context) -> Result<Value, EventError> {
+    pub async fn handle_event(
+        self: &Arc<Self>,
+        mut event: Value,
+        context: Context,
+    ) -> Result<Value, EventError> {
         let facts = prepare(&mut event).ok_or(EventError::NotHttp)?;
         let text = event.to_string();
-        let payload: LambdaRequest = serde_json::from_str(&text).map_err(|_| EventError::NotHttp)?;
+        let payload: LambdaRequest =
+            serde_json::from_str(&text).map_err(|_| EventError::NotHttp)?;
         let this = self.clone();
         let service = lambda_http::service_fn(move |request: Request| {
             let this = this.clone();
@@ -82,7 +90,15 @@ impl<S: AccountStore> Handler<S> {
             path: &path,
             trace_id: &trace_id,
         };
-        let rendered = render(&outcome, Vec::new(), &info);
+        let mut warnings = Vec::new();
+        if principal.as_ref().is_some_and(|p| p.via_query_token) {
+            warnings.push(Issue::warning(
+                codes::TOKEN_IN_QUERY_STRING,
+                None,
+                "The access token was sent in the query string, where logs and histories can keep it. Send it in the Authorization header.",
+            ));
+        }
+        let rendered = render(&outcome, warnings, &info);
         let status = rendered.response.status().as_u16();
         let detail = match &outcome {
             Outcome::Failed(e) if status >= 500 => Some(e.to_string()),
@@ -94,16 +110,19 @@ impl<S: AccountStore> Handler<S> {
             status,
             code = rendered.code,
             duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-            source = principal.as_ref().map(|p| p.source.as_str()),
+            source = principal.as_ref().map(|p| p.principal.source.as_str()),
             detail = detail.as_deref(),
             "change-password request"
         );
         rendered.response
     }
 
-    async fn decide(&self, request: &Request, facts: &EventFacts) -> (Outcome, Option<Principal>) {
+    async fn decide(&self, request: &Request, facts: &EventFacts) -> (Outcome, Option<Caller>) {
         // 1. Path, method, media type, size.
-        let content_type = request.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes());
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.as_bytes());
         let body = request.body().as_ref();
         if let Err(rejection) = http_request::check_envelope(
             request.uri().path(),
@@ -114,10 +133,14 @@ impl<S: AccountStore> Handler<S> {
             return (Outcome::Rejected(rejection), None);
         }
         // 2. The principal.
-        let principal = match resolve_principal(request, &facts.request_context) {
-            Ok(p) => p,
-            Err(e) => return (Outcome::Refused(e), None),
+        let caller = match self.resolve_caller(request, &facts.request_context).await {
+            Ok(caller) => caller,
+            Err(TokenFailure::Refused(e)) => return (Outcome::Refused(e), None),
+            Err(TokenFailure::Unavailable(why)) => {
+                return (Outcome::Failed(ChangeError::Unavailable(why)), None);
+            }
         };
+        tracing::debug!(source = caller.principal.source.as_str(), "caller resolved");
         // 3-8. The use case; the body's shape is judged at its validation step.
         let change_request = if facts.body_unreadable {
             ChangeRequest {
@@ -131,47 +154,92 @@ impl<S: AccountStore> Handler<S> {
         } else {
             parse_body(body)
         };
-        let outcome = match self.service.change(&principal.user_id, change_request).await {
+        let outcome = match self
+            .service
+            .change(&caller.principal.user_id, change_request)
+            .await
+        {
             Ok(changed) => Outcome::Changed(changed),
             Err(e) => Outcome::Failed(e),
         };
-        (outcome, Some(principal))
+        (outcome, Some(caller))
+    }
+
+    /// SPEC §3: the authorizer context decides when present (a token cannot override it);
+    /// else a bearer token from the `Authorization` header, else from `access_token`.
+    async fn resolve_caller(
+        &self,
+        request: &Request,
+        request_context: &Value,
+    ) -> Result<Caller, TokenFailure> {
+        if let Some(principal) = principal::from_authorizer(request_context)? {
+            return Ok(Caller {
+                principal,
+                via_query_token: false,
+            });
+        }
+        let (token, via_query_token) = match bearer_token(request) {
+            Some(token) => (token, false),
+            None => match query_token(request) {
+                Some(token) => (token, true),
+                None => return Err(PrincipalError::Unauthenticated.into()),
+            },
+        };
+        let Some(verifier) = &self.tokens else {
+            return Err(PrincipalError::InvalidToken.into());
+        };
+        let principal = verifier.verify(&token).await?;
+        Ok(Caller {
+            principal,
+            via_query_token,
+        })
     }
 }
 
-/// SPEC §3: the authorizer context first; else a bearer token, which this build cannot verify
-/// yet, so it is refused as invalid.
-fn resolve_principal(request: &Request, request_context: &Value) -> Result<Principal, PrincipalError> {
-    if let Some(principal) = principal::from_authorizer(request_context)? {
-        return Ok(principal);
-    }
-    let bearer = request
+/// The caller, and whether the token came in the query string.
+#[derive(Debug, Clone)]
+struct Caller {
+    principal: Principal,
+    via_query_token: bool,
+}
+
+/// `Authorization: Bearer <token>` (scheme case-insensitive, RFC 6750).
+fn bearer_token(request: &Request) -> Option<String> {
+    let value = request
         .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| !v.trim().is_empty());
-    let query = request
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
+}
+
+fn query_token(request: &Request) -> Option<String> {
+    request
         .query_string_parameters_ref()
         .and_then(|q| q.first("access_token"))
-        .is_some_and(|t| !t.is_empty());
-    if bearer || query {
-        Err(PrincipalError::InvalidToken)
-    } else {
-        Err(PrincipalError::Unauthenticated)
-    }
+        .filter(|t| !t.is_empty())
+        .map(String::from)
 }
 
 /// Checks and mends the raw event before lambda_http sees it. `None`: not an HTTP event.
 fn prepare(event: &mut Value) -> Option<EventFacts> {
     let object = event.as_object_mut()?;
-    let request_context = object.get("requestContext").filter(|c| c.is_object())?.clone();
+    let request_context = object
+        .get("requestContext")
+        .filter(|c| c.is_object())?
+        .clone();
     let mut facts = EventFacts {
         request_context,
         body_unreadable: false,
     };
     if object.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
         let readable = match object.get("body") {
-            Some(Value::String(body)) => base64::engine::general_purpose::STANDARD.decode(body).is_ok(),
+            Some(Value::String(body)) => base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .is_ok(),
             Some(Value::Null) | None => true,
             Some(_) => false,
         };
@@ -180,7 +248,10 @@ fn prepare(event: &mut Value) -> Option<EventFacts> {
             object.insert("body".into(), Value::Null);
             object.insert("isBase64Encoded".into(), Value::Bool(false));
         }
-    } else if object.get("body").is_some_and(|b| !b.is_string() && !b.is_null()) {
+    } else if object
+        .get("body")
+        .is_some_and(|b| !b.is_string() && !b.is_null())
+    {
         facts.body_unreadable = true;
         object.insert("body".into(), Value::Null);
     }
@@ -194,7 +265,9 @@ fn prepare(event: &mut Value) -> Option<EventFacts> {
     {
         for value in claims.values_mut() {
             if !value.is_string() {
-                *value = Value::String(principal::claim_string(value).unwrap_or_else(|| value.to_string()));
+                *value = Value::String(
+                    principal::claim_string(value).unwrap_or_else(|| value.to_string()),
+                );
             }
         }
     }

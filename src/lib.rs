@@ -3,7 +3,8 @@
 //! Core (no Lambda, no AWS): [`issue`], [`password_policy`], [`password_hashing`], [`pepper`],
 //! [`account`], [`account_store`], [`change_password`].
 //! Adapters: [`http_request`], [`http_response`], [`principal`], [`lambda_handler`],
-//! [`dynamodb_store`], [`secrets_pepper`], [`config`], [`aws_clients`], [`logging`].
+//! [`dynamodb_store`], [`secrets`], [`secrets_pepper`], [`token_verifier`], [`jwks`], [`config`],
+//! [`aws_clients`], [`logging`].
 //! Wiring: [`app`].
 
 pub mod account;
@@ -16,10 +17,13 @@ pub mod dynamodb_store;
 pub mod http_request;
 pub mod http_response;
 pub mod issue;
+pub mod jwks;
 pub mod lambda_handler;
 pub mod logging;
 pub mod password_hashing;
 pub mod password_policy;
 pub mod pepper;
 pub mod principal;
+pub mod secrets;
 pub mod secrets_pepper;
+pub mod token_verifier;

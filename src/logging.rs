@@ -7,10 +7,10 @@
 
 use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
 
 /// Targets allowed below INFO.
 const OWN_TARGET: &str = "change_password";
@@ -30,26 +30,36 @@ pub fn env_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> EnvFilt
     EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
-/// Installs the global subscriber once; writes to `writer`.
-pub fn init_with_writer<W>(writer: W)
+/// Installs the global subscriber once, configured from the environment.
+pub fn init() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok();
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("text"));
+    init_with(
+        env_filter(level.as_deref(), rust_log.as_deref()),
+        text,
+        std::io::stdout,
+    );
+}
+
+/// Installs the global subscriber once: `filter`, text or JSON lines, written to `writer`.
+pub fn init_with<W>(filter: EnvFilter, text: bool, writer: W)
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok();
-    let rust_log = std::env::var("RUST_LOG").ok();
-    let filter = env_filter(level.as_deref(), rust_log.as_deref());
-    let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("text"));
-    let base = tracing_subscriber::fmt::layer().with_writer(writer).with_target(true);
+    let base = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_target(true);
     let layer = if text {
         base.without_time().with_ansi(false).boxed()
     } else {
-        base.json().flatten_event(true).with_current_span(false).with_span_list(false).boxed()
+        base.json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .boxed()
     };
     let _ = tracing_subscriber::registry()
         .with(layer.with_filter(filter).with_filter(filter_fn(allowed)))
         .try_init();
-}
-
-pub fn init() {
-    init_with_writer(std::io::stdout);
 }

@@ -16,7 +16,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         }
     };
     let sdk = aws_clients::load().await;
-    let handler = app::build(&config, &sdk);
+    let handler = match app::build(&config, &sdk) {
+        Ok(handler) => handler,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
     tracing::info!(
         table = %config.users_table,
         argon2_memory_kib = config.argon2.memory_kib,

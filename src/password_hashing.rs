@@ -195,16 +195,21 @@ impl PasswordHashing for Argon2Hasher {
             .output_len(OUTPUT_LEN);
         let secret = match pepper.current_key_id() {
             Some(id) => {
-                let key_id = KeyId::new(id.as_bytes()).map_err(|e| HashingError::Argon2(e.to_string()))?;
+                let key_id =
+                    KeyId::new(id.as_bytes()).map_err(|e| HashingError::Argon2(e.to_string()))?;
                 builder.keyid(key_id);
                 Some(pepper_for(pepper, id)?)
             }
             None => None,
         };
-        let params = builder.build().map_err(|e| HashingError::Argon2(e.to_string()))?;
+        let params = builder
+            .build()
+            .map_err(|e| HashingError::Argon2(e.to_string()))?;
         let context = match secret {
-            Some(secret) => Argon2::new_with_secret(secret, Algorithm::Argon2id, Version::V0x13, params.clone())
-                .map_err(|e| HashingError::Argon2(e.to_string()))?,
+            Some(secret) => {
+                Argon2::new_with_secret(secret, Algorithm::Argon2id, Version::V0x13, params.clone())
+                    .map_err(|e| HashingError::Argon2(e.to_string()))?
+            }
             None => Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
         };
         let mut salt = [0u8; SALT_LEN];
@@ -214,7 +219,8 @@ impl PasswordHashing for Argon2Hasher {
         let phc = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
-            params: ParamsString::try_from(&params).map_err(|e| HashingError::Argon2(e.to_string()))?,
+            params: ParamsString::try_from(&params)
+                .map_err(|e| HashingError::Argon2(e.to_string()))?,
             salt: Some(Salt::new(&salt).map_err(|e| HashingError::Argon2(e.to_string()))?),
             hash: Some(Output::new(&out).map_err(|e| HashingError::Argon2(e.to_string()))?),
         };
@@ -224,13 +230,17 @@ impl PasswordHashing for Argon2Hasher {
     fn verify(&self, password: &str, phc: &str, pepper: &PepperKeys) -> Result<bool, HashingError> {
         let unsupported = |why: &str| HashingError::UnsupportedHash(why.to_string());
         let parsed = PasswordHash::new(phc).map_err(|_| unsupported("not a PHC string"))?;
-        let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).map_err(|_| unsupported("not argon2"))?;
+        let algorithm = Algorithm::try_from(parsed.algorithm.as_str())
+            .map_err(|_| unsupported("not argon2"))?;
         let version = match parsed.version {
             Some(v) => Version::try_from(v).map_err(|_| unsupported("unknown argon2 version"))?,
             None => Version::V0x10,
         };
         let params = Params::try_from(&parsed).map_err(|_| unsupported("bad argon2 parameters"))?;
-        if params.m_cost() > MAX_MEMORY_KIB || params.t_cost() > MAX_ITERATIONS || params.p_cost() > MAX_PARALLELISM {
+        if params.m_cost() > MAX_MEMORY_KIB
+            || params.t_cost() > MAX_ITERATIONS
+            || params.p_cost() > MAX_PARALLELISM
+        {
             return Err(unsupported("argon2 parameters above this service's bounds"));
         }
         let salt = parsed.salt.ok_or_else(|| unsupported("no salt"))?;
@@ -281,8 +291,14 @@ mod tests {
         let h = fast();
         let phc = h.hash("correct horse", &PepperKeys::none()).unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{phc}");
-        assert!(h.verify("correct horse", &phc, &PepperKeys::none()).unwrap());
-        assert!(!h.verify("correct horsf", &phc, &PepperKeys::none()).unwrap());
+        assert!(
+            h.verify("correct horse", &phc, &PepperKeys::none())
+                .unwrap()
+        );
+        assert!(
+            !h.verify("correct horsf", &phc, &PepperKeys::none())
+                .unwrap()
+        );
         assert!(!is_outdated(&phc, &h.settings()));
     }
 
@@ -306,7 +322,8 @@ mod tests {
             .build()
             .unwrap();
         let secret = [0x03u8; 8];
-        let ctx = Argon2::new_with_secret(&secret, Algorithm::Argon2id, Version::V0x13, params).unwrap();
+        let ctx =
+            Argon2::new_with_secret(&secret, Algorithm::Argon2id, Version::V0x13, params).unwrap();
         let mut out = [0u8; 32];
         let h = fast();
         // Run twice: the second run reuses the pooled (dirty) block and must agree.
@@ -320,7 +337,10 @@ mod tests {
     }
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
@@ -328,14 +348,24 @@ mod tests {
         // The argon2i vector of the reference implementation's README (m=64 MiB, t=2, p=1) and
         // strings made by argon2-cffi (the C reference): `argon2.low_level.hash_secret(b"password",
         // b"somesalt", time_cost=2, memory_cost=256, parallelism=2, hash_len=32, type=...)`.
-        let i = "$argon2i$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$wWKIMhR9lyDFvRz9YTZweHKfbftvj+qf+YFY4NeBbtA";
-        let i2 = "$argon2i$v=19$m=256,t=2,p=2$c29tZXNhbHQ$T/XOJ2mh1/TIpJHfCdQan76Q5esCFVoT5MAeIM1Oq2E";
-        let d = "$argon2d$v=19$m=256,t=2,p=2$c29tZXNhbHQ$e2nJLXw4iarRKB28i678Esw3yA8cdeM+8sLUDCjrxXM";
-        let id = "$argon2id$v=19$m=256,t=2,p=2$c29tZXNhbHQ$bQk8UB/VmZZF4Oo79iDXuL5/0ttZwg2f/5U52iv1cDc";
+        let i =
+            "$argon2i$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$wWKIMhR9lyDFvRz9YTZweHKfbftvj+qf+YFY4NeBbtA";
+        let i2 =
+            "$argon2i$v=19$m=256,t=2,p=2$c29tZXNhbHQ$T/XOJ2mh1/TIpJHfCdQan76Q5esCFVoT5MAeIM1Oq2E";
+        let d =
+            "$argon2d$v=19$m=256,t=2,p=2$c29tZXNhbHQ$e2nJLXw4iarRKB28i678Esw3yA8cdeM+8sLUDCjrxXM";
+        let id =
+            "$argon2id$v=19$m=256,t=2,p=2$c29tZXNhbHQ$bQk8UB/VmZZF4Oo79iDXuL5/0ttZwg2f/5U52iv1cDc";
         let h = fast();
         for phc in [i, i2, d, id] {
-            assert!(h.verify("password", phc, &PepperKeys::none()).unwrap(), "{phc}");
-            assert!(!h.verify("passwore", phc, &PepperKeys::none()).unwrap(), "{phc}");
+            assert!(
+                h.verify("password", phc, &PepperKeys::none()).unwrap(),
+                "{phc}"
+            );
+            assert!(
+                !h.verify("passwore", phc, &PepperKeys::none()).unwrap(),
+                "{phc}"
+            );
             assert!(is_outdated(phc, &h.settings()));
         }
     }
@@ -343,7 +373,11 @@ mod tests {
     #[test]
     fn pepper_key_id_is_recorded_and_rotation_keeps_old_hashes_valid() {
         let h = fast();
-        let k1 = PepperKeys::new("k1", HashMap::from([("k1".into(), b"first-pepper".to_vec())])).unwrap();
+        let k1 = PepperKeys::new(
+            "k1",
+            HashMap::from([("k1".into(), b"first-pepper".to_vec())]),
+        )
+        .unwrap();
         let phc1 = h.hash("pw-one", &k1).unwrap();
         assert!(phc1.contains(",keyid="), "{phc1}");
         // Without the pepper the hash does not verify: the key is really mixed in.
@@ -353,14 +387,18 @@ mod tests {
         );
         let k2 = PepperKeys::new(
             "k2",
-            HashMap::from([("k1".into(), b"first-pepper".to_vec()), ("k2".into(), b"second".to_vec())]),
+            HashMap::from([
+                ("k1".into(), b"first-pepper".to_vec()),
+                ("k2".into(), b"second".to_vec()),
+            ]),
         )
         .unwrap();
         assert!(h.verify("pw-one", &phc1, &k2).unwrap());
         let phc2 = h.hash("pw-two", &k2).unwrap();
         assert!(h.verify("pw-two", &phc2, &k2).unwrap());
         // A tampered key with the same id fails.
-        let wrong = PepperKeys::new("k1", HashMap::from([("k1".into(), b"other".to_vec())])).unwrap();
+        let wrong =
+            PepperKeys::new("k1", HashMap::from([("k1".into(), b"other".to_vec())])).unwrap();
         assert!(!h.verify("pw-one", &phc1, &wrong).unwrap());
         // An unpeppered hash verifies under a peppered configuration.
         let plain = h.hash("pw-three", &PepperKeys::none()).unwrap();
@@ -370,10 +408,30 @@ mod tests {
     #[test]
     fn malformed_or_oversized_stored_hashes_are_errors_not_panics() {
         let h = fast();
-        for bad in ["", "plain", "$bcrypt$xx", "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ", "$argon2id$v=19$m=4294967295,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc"] {
-            assert!(matches!(h.verify("x", bad, &PepperKeys::none()), Err(HashingError::UnsupportedHash(_))), "{bad}");
+        for bad in [
+            "",
+            "plain",
+            "$bcrypt$xx",
+            "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ",
+            "$argon2id$v=19$m=4294967295,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
+        ] {
+            assert!(
+                matches!(
+                    h.verify("x", bad, &PepperKeys::none()),
+                    Err(HashingError::UnsupportedHash(_))
+                ),
+                "{bad}"
+            );
         }
-        assert!(Argon2Settings { memory_kib: 1, iterations: 1, parallelism: 1 }.validate().is_err());
+        assert!(
+            Argon2Settings {
+                memory_kib: 1,
+                iterations: 1,
+                parallelism: 1
+            }
+            .validate()
+            .is_err()
+        );
         assert!(Argon2Settings::default().validate().is_ok());
     }
 }

@@ -199,19 +199,37 @@ mod tests {
         let policy = PasswordPolicy::default();
         let r = policy.check("abc", &ids());
         assert!(codes_of(&r).contains(&codes::PASSWORD_TOO_SHORT));
-        let short = r.errors.iter().find(|i| i.code == codes::PASSWORD_TOO_SHORT).unwrap();
+        let short = r
+            .errors
+            .iter()
+            .find(|i| i.code == codes::PASSWORD_TOO_SHORT)
+            .unwrap();
         assert_eq!(short.metadata, vec![("MinLength", "12".to_string())]);
         let long = "x".repeat(129);
         let r = policy.check(&long, &ids());
-        let item = r.errors.iter().find(|i| i.code == codes::PASSWORD_TOO_LONG).unwrap();
+        let item = r
+            .errors
+            .iter()
+            .find(|i| i.code == codes::PASSWORD_TOO_LONG)
+            .unwrap();
         assert_eq!(item.metadata, vec![("MaxLength", "128".to_string())]);
-        assert!(policy.check(&"x".repeat(128), &ids()).errors.iter().all(|i| i.code != codes::PASSWORD_TOO_LONG));
+        assert!(
+            policy
+                .check(&"x".repeat(128), &ids())
+                .errors
+                .iter()
+                .all(|i| i.code != codes::PASSWORD_TOO_LONG)
+        );
     }
 
     #[test]
     fn weak_password_reports_score_and_feedback() {
         let r = PasswordPolicy::default().check("passwordpassword", &ids());
-        let weak = r.errors.iter().find(|i| i.code == codes::PASSWORD_TOO_WEAK).expect("weak");
+        let weak = r
+            .errors
+            .iter()
+            .find(|i| i.code == codes::PASSWORD_TOO_WEAK)
+            .expect("weak");
         let keys: Vec<_> = weak.metadata.iter().map(|(k, _)| *k).collect();
         assert!(keys.contains(&"Score"));
         assert!(keys.contains(&"Suggestions") || keys.contains(&"Warning"));
@@ -227,7 +245,10 @@ mod tests {
         // Score exactly 1 for this one; the test first proves that.
         let pw = "abcdefgh1";
         let score = u8::from(zxcvbn::zxcvbn(pw, &[]).score());
-        let policy = PasswordPolicy { min_score: score, ..policy };
+        let policy = PasswordPolicy {
+            min_score: score,
+            ..policy
+        };
         let r = policy.check(pw, &ids());
         assert!(r.errors.is_empty(), "{r:?}");
         assert_eq!(r.warnings[0].code, codes::PASSWORD_COULD_BE_STRONGER);
@@ -240,13 +261,22 @@ mod tests {
             max_length: 128,
             min_score: 0,
         };
-        for pw in ["xxJANE.DOE@EXAMPLE.COMxx", "my-jane.doe-rules", "JaneDoe-123456", "aa7C1D5E2A-3B4Fzz"] {
+        for pw in [
+            "xxJANE.DOE@EXAMPLE.COMxx",
+            "my-jane.doe-rules",
+            "JaneDoe-123456",
+            "aa7C1D5E2A-3B4Fzz",
+        ] {
             assert!(
                 codes_of(&policy.check(pw, &ids())).contains(&codes::PASSWORD_CONTAINS_IDENTIFIER),
                 "{pw}"
             );
         }
-        let short = Identifiers { user_id: "u1", email: Some("al@x.io"), username: Some("al") };
+        let short = Identifiers {
+            user_id: "u1",
+            email: Some("al@x.io"),
+            username: Some("al"),
+        };
         assert!(policy.check("al-u1-x.io-river", &short).errors.is_empty());
     }
 }

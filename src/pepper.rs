@@ -10,7 +10,8 @@ use std::sync::Arc;
 #[error("the pepper keys are unavailable: {0}")]
 pub struct PepperUnavailable(pub String);
 
-pub type PepperFuture<'a> = Pin<Box<dyn Future<Output = Result<Arc<PepperKeys>, PepperUnavailable>> + Send + 'a>>;
+pub type PepperFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Arc<PepperKeys>, PepperUnavailable>> + Send + 'a>>;
 
 /// Gives the pepper keys, loading them on first need.
 pub trait PepperSource: Send + Sync {

@@ -58,7 +58,11 @@ pub fn from_authorizer(request_context: &Value) -> Result<Option<Principal>, Pri
         return api_key_check(request_context);
     };
     // 1. HTTP API JWT authorizer.
-    if let Some(claims) = authorizer.get("jwt").and_then(|j| j.get("claims")).and_then(Value::as_object) {
+    if let Some(claims) = authorizer
+        .get("jwt")
+        .and_then(|j| j.get("claims"))
+        .and_then(Value::as_object)
+    {
         return from_claims(claims, PrincipalSource::HttpApiJwtAuthorizer).map(Some);
     }
     // 2. REST Cognito user pool authorizer.
@@ -101,8 +105,16 @@ pub fn claim_string(value: &Value) -> Option<String> {
 }
 
 /// A principal from verified claims (authorizer claims or a verified token).
-pub fn from_claims(claims: &Map<String, Value>, source: PrincipalSource) -> Result<Principal, PrincipalError> {
-    let get = |key: &str| claims.get(key).and_then(claim_string).filter(|v| !v.is_empty());
+pub fn from_claims(
+    claims: &Map<String, Value>,
+    source: PrincipalSource,
+) -> Result<Principal, PrincipalError> {
+    let get = |key: &str| {
+        claims
+            .get(key)
+            .and_then(claim_string)
+            .filter(|v| !v.is_empty())
+    };
     let Some(sub) = get("sub") else {
         return Err(PrincipalError::Unauthenticated);
     };
@@ -111,11 +123,19 @@ pub fn from_claims(claims: &Map<String, Value>, source: PrincipalSource) -> Resu
     if !has_username && get("client_id").as_deref() == Some(sub.as_str()) {
         return Err(PrincipalError::MachineToken);
     }
-    Ok(Principal { user_id: sub, source })
+    Ok(Principal {
+        user_id: sub,
+        source,
+    })
 }
 
 fn from_lambda_context(context: &Map<String, Value>) -> Result<Principal, PrincipalError> {
-    let get = |key: &str| context.get(key).and_then(claim_string).filter(|v| !v.is_empty());
+    let get = |key: &str| {
+        context
+            .get(key)
+            .and_then(claim_string)
+            .filter(|v| !v.is_empty())
+    };
     match get("sub").or_else(|| get("principalId")) {
         Some(user_id) => Ok(Principal {
             user_id,
@@ -140,7 +160,10 @@ mod tests {
                                         "lambda": {"sub": "b"}, "claims": {"sub": "c"}}});
         assert_eq!(user(ctx).unwrap().unwrap().user_id, "a");
         let ctx = json!({"authorizer": {"claims": {"sub": "c"}, "principalId": "d"}});
-        assert_eq!(user(ctx).unwrap().unwrap().source, PrincipalSource::RestCognitoAuthorizer);
+        assert_eq!(
+            user(ctx).unwrap().unwrap().source,
+            PrincipalSource::RestCognitoAuthorizer
+        );
     }
 
     #[test]
@@ -155,7 +178,8 @@ mod tests {
 
     #[test]
     fn numeric_claims_are_accepted_and_missing_sub_is_401() {
-        let ctx = json!({"authorizer": {"jwt": {"claims": {"sub": 42, "iat": 1, "username": "u"}}}});
+        let ctx =
+            json!({"authorizer": {"jwt": {"claims": {"sub": 42, "iat": 1, "username": "u"}}}});
         assert_eq!(user(ctx).unwrap().unwrap().user_id, "42");
         let ctx = json!({"authorizer": {"jwt": {"claims": {"username": "u"}}}});
         assert_eq!(user(ctx), Err(PrincipalError::Unauthenticated));

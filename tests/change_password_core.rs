@@ -2,9 +2,13 @@
 
 use change_password::account::{AccountRecord, AccountStatus, AccountType};
 use change_password::account_store::InMemoryAccountStore;
-use change_password::change_password::{ChangeError, ChangePasswordService, ChangeRequest, Clock, ProtectionSettings};
+use change_password::change_password::{
+    ChangeError, ChangePasswordService, ChangeRequest, Clock, ProtectionSettings,
+};
 use change_password::issue::codes;
-use change_password::password_hashing::{Argon2Hasher, Argon2Settings, HashingError, PasswordHashing, PepperKeys};
+use change_password::password_hashing::{
+    Argon2Hasher, Argon2Settings, HashingError, PasswordHashing, PepperKeys,
+};
 use change_password::password_policy::PasswordPolicy;
 use change_password::pepper::StaticPepper;
 use std::collections::HashMap;
@@ -40,15 +44,24 @@ struct Fixture {
 }
 
 fn small() -> Argon2Settings {
-    Argon2Settings { memory_kib: 256, iterations: 1, parallelism: 1 }
+    Argon2Settings {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    }
 }
 
 fn fixture_with(protection: ProtectionSettings, pepper: PepperKeys) -> Fixture {
     let store = Arc::new(InMemoryAccountStore::new());
-    let hasher = Arc::new(CountingHasher { inner: Argon2Hasher::new(small()), calls: AtomicUsize::new(0) });
+    let hasher = Arc::new(CountingHasher {
+        inner: Argon2Hasher::new(small()),
+        calls: AtomicUsize::new(0),
+    });
     let now = Arc::new(AtomicI64::new(1_800_000_000));
     let clock_now = now.clone();
-    let clock: Clock = Arc::new(move || time::OffsetDateTime::from_unix_timestamp(clock_now.load(Ordering::SeqCst)).unwrap());
+    let clock: Clock = Arc::new(move || {
+        time::OffsetDateTime::from_unix_timestamp(clock_now.load(Ordering::SeqCst)).unwrap()
+    });
     let pepper = Arc::new(pepper);
     let mut record = AccountRecord::new_user(USER, hasher.inner.hash(CURRENT, &pepper).unwrap());
     record.email = Some("jane.doe@example.com".into());
@@ -62,7 +75,12 @@ fn fixture_with(protection: ProtectionSettings, pepper: PepperKeys) -> Fixture {
         protection,
         clock,
     );
-    Fixture { store, hasher, service, now }
+    Fixture {
+        store,
+        hasher,
+        service,
+        now,
+    }
 }
 
 fn fixture() -> Fixture {
@@ -88,12 +106,21 @@ fn invalid_codes(err: ChangeError) -> Vec<&'static str> {
 async fn change_succeeds_and_stores_a_verifying_argon2id_hash() {
     let f = fixture();
     let before = f.store.get(USER).unwrap();
-    let changed = f.service.change(USER, req(Some(CURRENT), Some(NEW))).await.unwrap();
+    let changed = f
+        .service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
     assert_eq!(changed.new_version, 1);
     let after = f.store.get(USER).unwrap();
     let hash = after.password_hash.clone().unwrap();
     assert!(hash.starts_with("$argon2id$v=19$m=256,t=1,p=1$"));
-    assert!(f.hasher.inner.verify(NEW, &hash, &PepperKeys::none()).unwrap());
+    assert!(
+        f.hasher
+            .inner
+            .verify(NEW, &hash, &PepperKeys::none())
+            .unwrap()
+    );
     assert_eq!(after.password_version, Some(1));
     assert_eq!(after.password_history, vec![before.password_hash.unwrap()]);
     assert!(after.password_changed_at.unwrap().ends_with('Z'));
@@ -107,25 +134,53 @@ async fn nfkc_makes_equivalent_passwords_equal() {
     let f = fixture();
     // The stored password is plain ASCII; the ligature U+FB01 "ﬁ" normalises to "fi".
     let mut record = f.store.get(USER).unwrap();
-    record.password_hash = Some(f.hasher.inner.hash("fine horse battery staple", &PepperKeys::none()).unwrap());
+    record.password_hash = Some(
+        f.hasher
+            .inner
+            .hash("fine horse battery staple", &PepperKeys::none())
+            .unwrap(),
+    );
     f.store.put(record);
-    f.service.change(USER, req(Some("\u{FB01}ne horse battery staple"), Some(NEW))).await.unwrap();
+    f.service
+        .change(
+            USER,
+            req(Some("\u{FB01}ne horse battery staple"), Some(NEW)),
+        )
+        .await
+        .unwrap();
     // And the new one is stored normalised: its NFKC twin verifies.
     let hash = f.store.get(USER).unwrap().password_hash.unwrap();
-    assert!(f.hasher.inner.verify(NEW, &hash, &PepperKeys::none()).unwrap());
+    assert!(
+        f.hasher
+            .inner
+            .verify(NEW, &hash, &PepperKeys::none())
+            .unwrap()
+    );
 }
 
 #[tokio::test]
 async fn passwords_are_never_trimmed() {
     let f = fixture();
-    let err = f.service.change(USER, req(Some(&format!(" {CURRENT}")), Some(NEW))).await.unwrap_err();
-    assert!(matches!(err, ChangeError::CurrentPasswordIncorrect { .. }), "{err:?}");
+    let err = f
+        .service
+        .change(USER, req(Some(&format!(" {CURRENT}")), Some(NEW)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ChangeError::CurrentPasswordIncorrect { .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
 async fn missing_fields_are_all_reported_without_argon2_or_counting() {
     let f = fixture();
-    let codes_seen = invalid_codes(f.service.change(USER, req(None, Some(""))).await.unwrap_err());
+    let codes_seen = invalid_codes(
+        f.service
+            .change(USER, req(None, Some("")))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(codes_seen, vec![codes::REQUIRED, codes::REQUIRED]);
     assert_eq!(f.hasher.calls.load(Ordering::SeqCst), 0);
     assert_eq!(f.store.get(USER).unwrap().failed_attempts, 0);
@@ -136,9 +191,17 @@ async fn every_rule_on_the_new_password_is_reported_together() {
     let f = fixture();
     // Short, weak, contains the username, and the current password is also wrong: the
     // validation errors win and the wrong current password is never checked or counted.
-    let err = f.service.change(USER, req(Some("wrong"), Some("janedoe"))).await.unwrap_err();
+    let err = f
+        .service
+        .change(USER, req(Some("wrong"), Some("janedoe")))
+        .await
+        .unwrap_err();
     let seen = invalid_codes(err);
-    for code in [codes::PASSWORD_TOO_SHORT, codes::PASSWORD_CONTAINS_IDENTIFIER, codes::PASSWORD_TOO_WEAK] {
+    for code in [
+        codes::PASSWORD_TOO_SHORT,
+        codes::PASSWORD_CONTAINS_IDENTIFIER,
+        codes::PASSWORD_TOO_WEAK,
+    ] {
         assert!(seen.contains(&code), "{code} missing from {seen:?}");
     }
     assert_eq!(f.hasher.calls.load(Ordering::SeqCst), 0);
@@ -150,7 +213,12 @@ async fn every_rule_on_the_new_password_is_reported_together() {
 #[tokio::test]
 async fn unchanged_password_is_a_validation_error() {
     let f = fixture();
-    let seen = invalid_codes(f.service.change(USER, req(Some(CURRENT), Some(CURRENT))).await.unwrap_err());
+    let seen = invalid_codes(
+        f.service
+            .change(USER, req(Some(CURRENT), Some(CURRENT)))
+            .await
+            .unwrap_err(),
+    );
     assert!(seen.contains(&codes::PASSWORD_UNCHANGED), "{seen:?}");
     assert_eq!(f.hasher.calls.load(Ordering::SeqCst), 0);
 }
@@ -159,7 +227,11 @@ async fn unchanged_password_is_a_validation_error() {
 async fn input_issues_from_the_adapter_are_reported_at_validation() {
     let f = fixture();
     let request = ChangeRequest {
-        input_issues: vec![change_password::issue::Issue::validation(codes::INVALID_REQUEST_BODY, None, "bad")],
+        input_issues: vec![change_password::issue::Issue::validation(
+            codes::INVALID_REQUEST_BODY,
+            None,
+            "bad",
+        )],
         ..ChangeRequest::default()
     };
     let seen = invalid_codes(f.service.change(USER, request).await.unwrap_err());
@@ -170,26 +242,54 @@ async fn input_issues_from_the_adapter_are_reported_at_validation() {
 async fn wrong_current_password_counts_and_locks_at_the_threshold() {
     let f = fixture();
     for remaining in (1..=4).rev() {
-        match f.service.change(USER, req(Some("not the password"), Some(NEW))).await.unwrap_err() {
-            ChangeError::CurrentPasswordIncorrect { remaining_attempts } => assert_eq!(remaining_attempts, Some(remaining)),
+        match f
+            .service
+            .change(USER, req(Some("not the password"), Some(NEW)))
+            .await
+            .unwrap_err()
+        {
+            ChangeError::CurrentPasswordIncorrect { remaining_attempts } => {
+                assert_eq!(remaining_attempts, Some(remaining))
+            }
             other => panic!("{other:?}"),
         }
     }
     assert_eq!(f.store.get(USER).unwrap().failed_attempts, 4);
     // The fifth wrong attempt locks.
-    let err = f.service.change(USER, req(Some("not the password"), Some(NEW))).await.unwrap_err();
-    assert!(matches!(err, ChangeError::AccountLocked { retry_after: 900 }), "{err:?}");
+    let err = f
+        .service
+        .change(USER, req(Some("not the password"), Some(NEW)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ChangeError::AccountLocked { retry_after: 900 }),
+        "{err:?}"
+    );
     let record = f.store.get(USER).unwrap();
     assert_eq!(record.locked_until, Some(1_800_000_900));
     // While locked, even the right password is refused, with no argon2 work at all.
     let calls = f.hasher.calls.load(Ordering::SeqCst);
     f.now.fetch_add(100, Ordering::SeqCst);
-    let err = f.service.change(USER, req(Some(CURRENT), Some(NEW))).await.unwrap_err();
-    assert!(matches!(err, ChangeError::AccountLocked { retry_after: 800 }), "{err:?}");
-    assert_eq!(f.hasher.calls.load(Ordering::SeqCst), calls, "a locked account must cost no argon2");
+    let err = f
+        .service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ChangeError::AccountLocked { retry_after: 800 }),
+        "{err:?}"
+    );
+    assert_eq!(
+        f.hasher.calls.load(Ordering::SeqCst),
+        calls,
+        "a locked account must cost no argon2"
+    );
     // After the lock, the right password works and resets the counter.
     f.now.fetch_add(800, Ordering::SeqCst);
-    f.service.change(USER, req(Some(CURRENT), Some(NEW))).await.unwrap();
+    f.service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
     let record = f.store.get(USER).unwrap();
     assert_eq!((record.failed_attempts, record.locked_until), (0, None));
 }
@@ -197,33 +297,69 @@ async fn wrong_current_password_counts_and_locks_at_the_threshold() {
 #[tokio::test]
 async fn success_resets_the_failure_counter() {
     let f = fixture();
-    f.service.change(USER, req(Some("nope nope nope"), Some(NEW))).await.unwrap_err();
+    f.service
+        .change(USER, req(Some("nope nope nope"), Some(NEW)))
+        .await
+        .unwrap_err();
     assert_eq!(f.store.get(USER).unwrap().failed_attempts, 1);
-    f.service.change(USER, req(Some(CURRENT), Some(NEW))).await.unwrap();
+    f.service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
     assert_eq!(f.store.get(USER).unwrap().failed_attempts, 0);
 }
 
 #[tokio::test]
 async fn lockout_threshold_zero_turns_it_off() {
-    let f = fixture_with(ProtectionSettings { lockout_threshold: 0, ..ProtectionSettings::default() }, PepperKeys::none());
+    let f = fixture_with(
+        ProtectionSettings {
+            lockout_threshold: 0,
+            ..ProtectionSettings::default()
+        },
+        PepperKeys::none(),
+    );
     for _ in 0..7 {
-        let err = f.service.change(USER, req(Some("nope nope"), Some(NEW))).await.unwrap_err();
-        assert!(matches!(err, ChangeError::CurrentPasswordIncorrect { remaining_attempts: None }), "{err:?}");
+        let err = f
+            .service
+            .change(USER, req(Some("nope nope"), Some(NEW)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ChangeError::CurrentPasswordIncorrect {
+                    remaining_attempts: None
+                }
+            ),
+            "{err:?}"
+        );
     }
 }
 
 #[tokio::test]
 async fn reused_passwords_are_refused_with_the_history_depth() {
     let f = fixture();
-    let passwords = ["first-Quartz-Meadow-81", "second-Velvet-Canyon-27", "third-Amber-Glacier-64"];
+    let passwords = [
+        "first-Quartz-Meadow-81",
+        "second-Velvet-Canyon-27",
+        "third-Amber-Glacier-64",
+    ];
     let mut current = CURRENT.to_string();
     for p in passwords {
-        f.service.change(USER, req(Some(&current), Some(p))).await.unwrap();
+        f.service
+            .change(USER, req(Some(&current), Some(p)))
+            .await
+            .unwrap();
         current = p.to_string();
     }
     // The original and the first are in the history.
     for old in [CURRENT, passwords[0], passwords[1]] {
-        match f.service.change(USER, req(Some(&current), Some(old))).await.unwrap_err() {
+        match f
+            .service
+            .change(USER, req(Some(&current), Some(old)))
+            .await
+            .unwrap_err()
+        {
             ChangeError::PasswordReused { depth } => assert_eq!(depth, 5),
             other => panic!("{old}: {other:?}"),
         }
@@ -234,38 +370,77 @@ async fn reused_passwords_are_refused_with_the_history_depth() {
 
 #[tokio::test]
 async fn history_is_capped_at_its_depth() {
-    let f = fixture_with(ProtectionSettings { history_depth: 2, ..ProtectionSettings::default() }, PepperKeys::none());
-    let passwords = ["first-Quartz-Meadow-81", "second-Velvet-Canyon-27", "third-Amber-Glacier-64"];
+    let f = fixture_with(
+        ProtectionSettings {
+            history_depth: 2,
+            ..ProtectionSettings::default()
+        },
+        PepperKeys::none(),
+    );
+    let passwords = [
+        "first-Quartz-Meadow-81",
+        "second-Velvet-Canyon-27",
+        "third-Amber-Glacier-64",
+    ];
     let mut current = CURRENT.to_string();
     for p in passwords {
-        f.service.change(USER, req(Some(&current), Some(p))).await.unwrap();
+        f.service
+            .change(USER, req(Some(&current), Some(p)))
+            .await
+            .unwrap();
         current = p.to_string();
     }
     assert_eq!(f.store.get(USER).unwrap().password_history.len(), 2);
     // Three changes ago is out of the window of two: allowed again.
-    f.service.change(USER, req(Some(&current), Some(CURRENT))).await.unwrap();
+    f.service
+        .change(USER, req(Some(&current), Some(CURRENT)))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn history_zero_keeps_nothing() {
-    let f = fixture_with(ProtectionSettings { history_depth: 0, ..ProtectionSettings::default() }, PepperKeys::none());
-    f.service.change(USER, req(Some(CURRENT), Some(NEW))).await.unwrap();
+    let f = fixture_with(
+        ProtectionSettings {
+            history_depth: 0,
+            ..ProtectionSettings::default()
+        },
+        PepperKeys::none(),
+    );
+    f.service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
     assert!(f.store.get(USER).unwrap().password_history.is_empty());
-    f.service.change(USER, req(Some(NEW), Some(CURRENT))).await.unwrap();
+    f.service
+        .change(USER, req(Some(NEW), Some(CURRENT)))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn account_states() {
     let f = fixture();
-    assert!(matches!(f.service.change("nobody", req(Some(CURRENT), Some(NEW))).await, Err(ChangeError::AccountNotFound)));
+    assert!(matches!(
+        f.service
+            .change("nobody", req(Some(CURRENT), Some(NEW)))
+            .await,
+        Err(ChangeError::AccountNotFound)
+    ));
     let mut record = f.store.get(USER).unwrap();
     record.account_type = AccountType::Service;
     f.store.put(record.clone());
-    assert!(matches!(f.service.change(USER, req(Some(CURRENT), Some(NEW))).await, Err(ChangeError::ServiceAccount)));
+    assert!(matches!(
+        f.service.change(USER, req(Some(CURRENT), Some(NEW))).await,
+        Err(ChangeError::ServiceAccount)
+    ));
     record.account_type = AccountType::User;
     record.status = AccountStatus::Disabled;
     f.store.put(record);
-    assert!(matches!(f.service.change(USER, req(Some(CURRENT), Some(NEW))).await, Err(ChangeError::AccountDisabled)));
+    assert!(matches!(
+        f.service.change(USER, req(Some(CURRENT), Some(NEW))).await,
+        Err(ChangeError::AccountDisabled)
+    ));
     assert_eq!(f.hasher.calls.load(Ordering::SeqCst), 0);
 }
 
@@ -276,10 +451,16 @@ async fn weaker_or_other_variant_hashes_are_upgraded_on_change() {
     let mut record = f.store.get(USER).unwrap();
     record.password_hash = Some(weak.clone());
     f.store.put(record);
-    f.service.change(USER, req(Some(CURRENT), Some(NEW))).await.unwrap();
+    f.service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
     let hash = f.store.get(USER).unwrap().password_hash.unwrap();
     assert!(hash.starts_with("$argon2id$v=19$m=256,t=1,p=1$"), "{hash}");
-    assert!(change_password::password_hashing::is_outdated(&weak, &small()));
+    assert!(change_password::password_hashing::is_outdated(
+        &weak,
+        &small()
+    ));
 }
 
 /// An argon2i hash with other parameters, as another system would have stored it.
@@ -296,7 +477,11 @@ fn argon2_legacy(password: &str) -> String {
 
 #[tokio::test]
 async fn pepper_rotation_end_to_end() {
-    let k1 = PepperKeys::new("k1", HashMap::from([("k1".into(), b"pepper-one-32-bytes-long-enough!".to_vec())])).unwrap();
+    let k1 = PepperKeys::new(
+        "k1",
+        HashMap::from([("k1".into(), b"pepper-one-32-bytes-long-enough!".to_vec())]),
+    )
+    .unwrap();
     let f = fixture_with(ProtectionSettings::default(), k1);
     // Hashed under k1 (the fixture used it for the stored hash).
     let stored = f.store.get(USER).unwrap().password_hash.unwrap();
@@ -318,7 +503,10 @@ async fn pepper_rotation_end_to_end() {
         ProtectionSettings::default(),
         Arc::new(time::OffsetDateTime::now_utc),
     );
-    service.change(USER, req(Some(CURRENT), Some(NEW))).await.unwrap();
+    service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
     let hash = f.store.get(USER).unwrap().password_hash.unwrap();
     // "k2" in PHC B64 (no padding) is "azI".
     assert!(hash.contains(",keyid=azI$"), "{hash}");
@@ -333,7 +521,10 @@ async fn concurrent_changes_have_exactly_one_winner() {
         let f = f.clone();
         tasks.push(tokio::spawn(async move {
             let new = format!("racer-{i}-Violet-Harbor-Lantern");
-            (new.clone(), f.service.change(USER, req(Some(CURRENT), Some(&new))).await)
+            (
+                new.clone(),
+                f.service.change(USER, req(Some(CURRENT), Some(&new))).await,
+            )
         }));
     }
     let mut winners = Vec::new();
@@ -348,5 +539,14 @@ async fn concurrent_changes_have_exactly_one_winner() {
     assert_eq!(winners.len(), 1, "{winners:?}");
     let record = f.store.get(USER).unwrap();
     assert_eq!(record.password_version, Some(1));
-    assert!(f.hasher.inner.verify(&winners[0], &record.password_hash.unwrap(), &PepperKeys::none()).unwrap());
+    assert!(
+        f.hasher
+            .inner
+            .verify(
+                &winners[0],
+                &record.password_hash.unwrap(),
+                &PepperKeys::none()
+            )
+            .unwrap()
+    );
 }

@@ -10,7 +10,12 @@ use change_password::dynamodb_store::DynamoDbAccountStore;
 use std::sync::Arc;
 use support::*;
 
-fn change(expected_hash: &str, expected_version: Option<u64>, new_hash: &str, history: Vec<String>) -> PasswordChange {
+fn change(
+    expected_hash: &str,
+    expected_version: Option<u64>,
+    new_hash: &str,
+    history: Vec<String>,
+) -> PasswordChange {
     PasswordChange {
         user_id: DEMO_SUB.into(),
         expected_hash: expected_hash.into(),
@@ -53,25 +58,54 @@ async fn commit_is_conditional_on_hash_and_version_and_leaves_other_attributes()
         .unwrap();
     let old = seeded.password_hash.unwrap();
     // Wrong expected hash, or a version where there is none: refused, nothing written.
-    assert!(matches!(store.commit(&change("$argon2id$other", None, "$new", vec![])).await, Err(StoreError::ConditionFailed)));
-    assert!(matches!(store.commit(&change(&old, Some(0), "$new", vec![])).await, Err(StoreError::ConditionFailed)));
-    assert_eq!(s(&item(&sdk, &table, DEMO_SUB).await, "PasswordHash").unwrap(), old);
+    assert!(matches!(
+        store
+            .commit(&change("$argon2id$other", None, "$new", vec![]))
+            .await,
+        Err(StoreError::ConditionFailed)
+    ));
+    assert!(matches!(
+        store.commit(&change(&old, Some(0), "$new", vec![])).await,
+        Err(StoreError::ConditionFailed)
+    ));
+    assert_eq!(
+        s(&item(&sdk, &table, DEMO_SUB).await, "PasswordHash").unwrap(),
+        old
+    );
     // The right expectation (missing version) wins once.
-    store.commit(&change(&old, None, "$new1", vec![old.clone()])).await.unwrap();
+    store
+        .commit(&change(&old, None, "$new1", vec![old.clone()]))
+        .await
+        .unwrap();
     let after = item(&sdk, &table, DEMO_SUB).await;
     assert_eq!(s(&after, "PasswordHash").as_deref(), Some("$new1"));
     assert_eq!(n(&after, "PasswordVersion"), Some(1));
     assert_eq!(n(&after, "FailedPasswordAttempts"), Some(0));
-    assert_eq!(s(&after, "PasswordChangedAt").as_deref(), Some("2026-11-27T12:00:00Z"));
+    assert_eq!(
+        s(&after, "PasswordChangedAt").as_deref(),
+        Some("2026-11-27T12:00:00Z")
+    );
     assert_eq!(s(&after, "Department").as_deref(), Some("Finance"));
     assert_eq!(s(&after, "Email").as_deref(), Some("demo@example.com"));
-    assert_eq!(after["PasswordHistory"].as_l().unwrap(), &vec![AttributeValue::S(old.clone())]);
+    assert_eq!(
+        after["PasswordHistory"].as_l().unwrap(),
+        &vec![AttributeValue::S(old.clone())]
+    );
     // Replaying the same expectation now fails: the version moved on.
-    assert!(matches!(store.commit(&change(&old, None, "$new2", vec![])).await, Err(StoreError::ConditionFailed)));
-    store.commit(&change("$new1", Some(1), "$new2", vec![])).await.unwrap();
+    assert!(matches!(
+        store.commit(&change(&old, None, "$new2", vec![])).await,
+        Err(StoreError::ConditionFailed)
+    ));
+    store
+        .commit(&change("$new1", Some(1), "$new2", vec![]))
+        .await
+        .unwrap();
     let after = item(&sdk, &table, DEMO_SUB).await;
     assert_eq!(n(&after, "PasswordVersion"), Some(2));
-    assert!(!after.contains_key("PasswordHistory"), "an empty history removes the attribute");
+    assert!(
+        !after.contains_key("PasswordHistory"),
+        "an empty history removes the attribute"
+    );
 }
 
 #[tokio::test]
@@ -81,13 +115,26 @@ async fn commit_is_refused_while_locked() {
     let store = DynamoDbAccountStore::new(Client::new(&sdk), &table);
     let seeded = seed_demo(&sdk, &table, DEMO_CURRENT).await;
     let old = seeded.password_hash.unwrap();
-    assert!(matches!(store.record_failed_attempt(DEMO_SUB, 1, 60, 1_800_000_000).await.unwrap(), FailedAttempt::Locked(1_800_000_060)));
-    assert!(matches!(store.commit(&change(&old, None, "$new", vec![])).await, Err(StoreError::ConditionFailed)));
+    assert!(matches!(
+        store
+            .record_failed_attempt(DEMO_SUB, 1, 60, 1_800_000_000)
+            .await
+            .unwrap(),
+        FailedAttempt::Locked(1_800_000_060)
+    ));
+    assert!(matches!(
+        store.commit(&change(&old, None, "$new", vec![])).await,
+        Err(StoreError::ConditionFailed)
+    ));
     // Once the lock has passed, the write goes through and clears it.
     let mut later = change(&old, None, "$new", vec![]);
     later.now = 1_800_000_061;
     store.commit(&later).await.unwrap();
-    assert!(!item(&sdk, &table, DEMO_SUB).await.contains_key("LockedUntil"));
+    assert!(
+        !item(&sdk, &table, DEMO_SUB)
+            .await
+            .contains_key("LockedUntil")
+    );
 }
 
 #[tokio::test]
@@ -99,7 +146,12 @@ async fn concurrent_failed_attempts_count_exactly() {
     let mut tasks = Vec::new();
     for _ in 0..12 {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move { store.record_failed_attempt(DEMO_SUB, 0, 900, 0).await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            store
+                .record_failed_attempt(DEMO_SUB, 0, 900, 0)
+                .await
+                .unwrap()
+        }));
     }
     let mut counts = Vec::new();
     for t in tasks {
@@ -110,7 +162,13 @@ async fn concurrent_failed_attempts_count_exactly() {
     }
     counts.sort();
     assert_eq!(counts, (1..=12).collect::<Vec<_>>());
-    assert_eq!(n(&item(&sdk, &table, DEMO_SUB).await, "FailedPasswordAttempts"), Some(12));
+    assert_eq!(
+        n(
+            &item(&sdk, &table, DEMO_SUB).await,
+            "FailedPasswordAttempts"
+        ),
+        Some(12)
+    );
 }
 
 #[tokio::test]
@@ -122,7 +180,12 @@ async fn the_threshold_locks_once_and_restarts_the_count() {
     let mut tasks = Vec::new();
     for _ in 0..5 {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move { store.record_failed_attempt(DEMO_SUB, 5, 900, 1_000).await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            store
+                .record_failed_attempt(DEMO_SUB, 5, 900, 1_000)
+                .await
+                .unwrap()
+        }));
     }
     let mut locked = 0;
     for t in tasks {
@@ -142,7 +205,10 @@ async fn failed_attempt_on_a_missing_account_creates_nothing() {
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     let store = DynamoDbAccountStore::new(Client::new(&sdk), &table);
-    assert!(matches!(store.record_failed_attempt("ghost", 5, 900, 0).await, Err(StoreError::ConditionFailed)));
+    assert!(matches!(
+        store.record_failed_attempt("ghost", 5, 900, 0).await,
+        Err(StoreError::ConditionFailed)
+    ));
     assert!(item(&sdk, &table, "ghost").await.is_empty());
 }
 
@@ -150,10 +216,18 @@ async fn failed_attempt_on_a_missing_account_creates_nothing() {
 async fn a_missing_table_is_a_failure_and_an_unreachable_endpoint_is_unavailable() {
     let sdk = sdk().await;
     let store = DynamoDbAccountStore::new(Client::new(&sdk), "no-such-table");
-    assert!(matches!(store.load(DEMO_SUB).await, Err(StoreError::Failed(_))));
+    assert!(matches!(
+        store.load(DEMO_SUB).await,
+        Err(StoreError::Failed(_))
+    ));
     // Nothing listens on port 9 of loopback (discard): connection refused.
-    let down = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url("http://127.0.0.1:9").build();
+    let down = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .endpoint_url("http://127.0.0.1:9")
+        .build();
     let store = DynamoDbAccountStore::new(Client::from_conf(down), "t");
     let result = store.load(DEMO_SUB).await;
-    assert!(matches!(result, Err(StoreError::Unavailable(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
 }

@@ -24,7 +24,11 @@ fn body(current: &str, new: &str) -> String {
     json!({"CurrentPassword": current, "NewPassword": new}).to_string()
 }
 
-async fn setup() -> (aws_config::SdkConfig, String, Arc<change_password::app::App>) {
+async fn setup() -> (
+    aws_config::SdkConfig,
+    String,
+    Arc<change_password::app::App>,
+) {
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
@@ -62,7 +66,15 @@ async fn routing_method_media_type_and_size_are_problems_in_that_order() {
     a.assert_problem(415, "r3");
 
     let padding = "p".repeat(16 * 1024);
-    let a = invoke(&app, event(&json!({"CurrentPassword": DEMO_CURRENT, "NewPassword": DEMO_NEW, "Pad": padding}).to_string()), "r4").await;
+    let a = invoke(
+        &app,
+        event(
+            &json!({"CurrentPassword": DEMO_CURRENT, "NewPassword": DEMO_NEW, "Pad": padding})
+                .to_string(),
+        ),
+        "r4",
+    )
+    .await;
     a.assert_problem(413, "r4");
 }
 
@@ -79,15 +91,24 @@ async fn stage_prefix_json_variants_and_missing_content_type_are_accepted() {
     let a = invoke(&app, e, "r2").await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_no_secrets(&a);
-    assert_eq!(n(&item(&sdk, &table, DEMO_SUB).await, "PasswordVersion"), Some(2));
+    assert_eq!(
+        n(&item(&sdk, &table, DEMO_SUB).await, "PasswordVersion"),
+        Some(2)
+    );
 }
 
 #[tokio::test]
 async fn unauthenticated_callers_get_401_with_a_bearer_challenge() {
     let (_sdk, _table, app) = setup().await;
     let mut e = event(&body(DEMO_CURRENT, DEMO_NEW));
-    e["requestContext"].as_object_mut().unwrap().remove("authorizer");
-    e["headers"].as_object_mut().unwrap().remove("authorization");
+    e["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    e["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorization");
     let a = invoke(&app, e.clone(), "r1").await;
     a.assert_problem(401, "r1");
     assert_eq!(a.header("www-authenticate"), Some("Bearer"));
@@ -95,7 +116,10 @@ async fn unauthenticated_callers_get_401_with_a_bearer_challenge() {
     e["queryStringParameters"] = json!({"access_token": "abc.def.ghi"});
     let a = invoke(&app, e, "r2").await;
     a.assert_problem(401, "r2");
-    assert_eq!(a.header("www-authenticate"), Some("Bearer error=\"invalid_token\""));
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
     assert!(!a.body.to_string().contains("abc.def.ghi"));
 }
 
@@ -125,7 +149,9 @@ async fn numeric_claims_and_machine_tokens() {
     e["requestContext"]["authorizer"]["jwt"]["claims"]["exp"] = json!(1764291600);
     let a = invoke(&app, e.clone(), "r1").await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let claims = e["requestContext"]["authorizer"]["jwt"]["claims"].as_object_mut().unwrap();
+    let claims = e["requestContext"]["authorizer"]["jwt"]["claims"]
+        .as_object_mut()
+        .unwrap();
     claims.remove("username");
     claims.insert("client_id".into(), json!(DEMO_SUB));
     let a = invoke(&app, e, "r2").await;
@@ -143,20 +169,30 @@ async fn account_states_map_to_their_statuses() {
             client
                 .update_item()
                 .table_name(table)
-                .key("UserId", aws_sdk_dynamodb::types::AttributeValue::S(DEMO_SUB.into()))
+                .key(
+                    "UserId",
+                    aws_sdk_dynamodb::types::AttributeValue::S(DEMO_SUB.into()),
+                )
                 .update_expression("SET #a = :v")
                 .expression_attribute_names("#a", attr)
-                .expression_attribute_values(":v", aws_sdk_dynamodb::types::AttributeValue::S(value.into()))
+                .expression_attribute_values(
+                    ":v",
+                    aws_sdk_dynamodb::types::AttributeValue::S(value.into()),
+                )
                 .send()
                 .await
                 .unwrap();
         }
     };
     set("AccountType", "Service").await;
-    invoke(&app, event(&body(DEMO_CURRENT, DEMO_NEW)), "r1").await.assert_problem(403, "r1");
+    invoke(&app, event(&body(DEMO_CURRENT, DEMO_NEW)), "r1")
+        .await
+        .assert_problem(403, "r1");
     set("AccountType", "User").await;
     set("Status", "Disabled").await;
-    invoke(&app, event(&body(DEMO_CURRENT, DEMO_NEW)), "r2").await.assert_problem(403, "r2");
+    invoke(&app, event(&body(DEMO_CURRENT, DEMO_NEW)), "r2")
+        .await
+        .assert_problem(403, "r2");
     let mut e = event(&body(DEMO_CURRENT, DEMO_NEW));
     e["requestContext"]["authorizer"]["lambda"]["sub"] = json!("someone-without-a-record");
     let a = invoke(&app, e, "r3").await;
@@ -173,12 +209,28 @@ async fn validation_errors_come_together_and_touch_nothing() {
     assert_eq!(a.status, 400);
     a.assert_envelope();
     let codes = a.error_codes();
-    for code in ["PasswordTooShort", "PasswordContainsIdentifier", "PasswordTooWeak"] {
+    for code in [
+        "PasswordTooShort",
+        "PasswordContainsIdentifier",
+        "PasswordTooWeak",
+    ] {
         assert!(codes.contains(&code.to_string()), "{codes:?}");
     }
-    let short = a.body["Errors"].as_array().unwrap().iter().find(|e| e["Code"] == "PasswordTooShort").unwrap();
+    let short = a.body["Errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["Code"] == "PasswordTooShort")
+        .unwrap();
     assert_eq!(short["Metadata"]["MinLength"], "12");
-    assert_eq!((short["Type"].as_u64(), short["Severity"].as_u64(), short["Field"].as_str()), (Some(0), Some(2), Some("NewPassword")));
+    assert_eq!(
+        (
+            short["Type"].as_u64(),
+            short["Severity"].as_u64(),
+            short["Field"].as_str()
+        ),
+        (Some(0), Some(2), Some("NewPassword"))
+    );
     let a = invoke(&app, event(&body(DEMO_CURRENT, DEMO_CURRENT)), "r2").await;
     assert!(a.error_codes().contains(&"PasswordUnchanged".to_string()));
     let item = item(&sdk, &table, DEMO_SUB).await;
@@ -192,7 +244,10 @@ async fn lockout_answers_429_with_retry_after_before_any_check() {
     for remaining in ["4", "3", "2", "1"] {
         let a = invoke(&app, event(&body("not the password", DEMO_NEW)), "r").await;
         assert_eq!(a.status, 400);
-        assert_eq!(a.body["Errors"][0]["Metadata"]["RemainingAttempts"], remaining);
+        assert_eq!(
+            a.body["Errors"][0]["Metadata"]["RemainingAttempts"],
+            remaining
+        );
     }
     let a = invoke(&app, event(&body("not the password", DEMO_NEW)), "r").await;
     assert_eq!(a.status, 429, "{}", a.body);
@@ -213,31 +268,47 @@ async fn lockout_answers_429_with_retry_after_before_any_check() {
 #[tokio::test]
 async fn dynamodb_unreachable_is_503_with_retry_after() {
     let sdk = sdk().await;
-    let down = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url("http://127.0.0.1:9").build();
+    let down = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .endpoint_url("http://127.0.0.1:9")
+        .build();
     let store = DynamoDbAccountStore::new(aws_sdk_dynamodb::Client::from_conf(down), "users");
-    let handler = Arc::new(Handler::new(ChangePasswordService::new(
-        Arc::new(store),
-        Arc::new(hasher()),
-        Arc::new(StaticPepper::none()),
-        PasswordPolicy::default(),
-        ProtectionSettings::default(),
-        system_clock(),
-    )));
-    let response = handler.handle_event(event(&body(DEMO_CURRENT, DEMO_NEW)), context("r1")).await.unwrap();
+    let handler = Arc::new(Handler::new(
+        ChangePasswordService::new(
+            Arc::new(store),
+            Arc::new(hasher()),
+            Arc::new(StaticPepper::none()),
+            PasswordPolicy::default(),
+            ProtectionSettings::default(),
+            system_clock(),
+        ),
+        None,
+    ));
+    let response = handler
+        .handle_event(event(&body(DEMO_CURRENT, DEMO_NEW)), context("r1"))
+        .await
+        .unwrap();
     let a = Answer::from_lambda(&response);
     assert_eq!(a.status, 503, "{}", a.body);
     a.assert_envelope();
     assert_eq!(a.error_codes(), vec!["ServiceUnavailable"]);
     assert_eq!(a.body["Errors"][0]["Type"], 2);
     assert_eq!(a.header("retry-after"), Some("1"));
-    assert!(!a.body.to_string().contains("127.0.0.1"), "no internals in the message");
+    assert!(
+        !a.body.to_string().contains("127.0.0.1"),
+        "no internals in the message"
+    );
     let _ = handler.service().store().load("x").await;
 }
 
 #[tokio::test]
 async fn non_http_events_are_a_clean_error() {
     let (_sdk, _table, app) = setup().await;
-    for e in [json!({"Records": []}), json!("text"), json!(null), json!({"requestContext": 5})] {
+    for e in [
+        json!({"Records": []}),
+        json!("text"),
+        json!(null),
+        json!({"requestContext": 5}),
+    ] {
         let result = app.handle_event(e, context("r")).await;
         assert!(matches!(result, Err(EventError::NotHttp)), "{result:?}");
     }
@@ -247,10 +318,22 @@ async fn non_http_events_are_a_clean_error() {
 async fn responses_have_the_shape_of_their_source() {
     let (_sdk, _table, app) = setup().await;
     // REST (payload 1.0): multiValueHeaders; HTTP API: headers.
-    let rest = app.handle_event(load_event("apigw-rest-api-key.json"), context("r1")).await.unwrap();
-    assert!(rest["multiValueHeaders"]["content-type"].is_array(), "{rest}");
-    let http = app.handle_event(load_event("function-url.json"), context("r2")).await.unwrap();
+    let rest = app
+        .handle_event(load_event("apigw-rest-api-key.json"), context("r1"))
+        .await
+        .unwrap();
+    assert!(
+        rest["multiValueHeaders"]["content-type"].is_array(),
+        "{rest}"
+    );
+    let http = app
+        .handle_event(load_event("function-url.json"), context("r2"))
+        .await
+        .unwrap();
     assert!(http["headers"]["content-type"].is_string(), "{http}");
-    let alb = app.handle_event(load_event("alb.json"), context("r3")).await.unwrap();
+    let alb = app
+        .handle_event(load_event("alb.json"), context("r3"))
+        .await
+        .unwrap();
     assert_eq!(alb["statusCode"], 401, "{alb}");
 }

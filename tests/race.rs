@@ -21,7 +21,8 @@ async fn concurrent_changes_have_exactly_one_winner() {
             let new = format!("racer-{i}-Violet-Harbor-Lantern");
             let mut event: Value = load_event("apigw-http-jwt.json");
             event["isBase64Encoded"] = json!(false);
-            event["body"] = json!(json!({"CurrentPassword": DEMO_CURRENT, "NewPassword": new}).to_string());
+            event["body"] =
+                json!(json!({"CurrentPassword": DEMO_CURRENT, "NewPassword": new}).to_string());
             barrier.wait().await;
             (new, invoke(&app, event, &format!("race-{i}")).await)
         }));
@@ -44,6 +45,10 @@ async fn concurrent_changes_have_exactly_one_winner() {
     assert_eq!(n(&item, "PasswordVersion"), Some(1));
     let stored = s(&item, "PasswordHash").unwrap();
     assert!(rust_argon2::verify_encoded(&stored, winners[0].as_bytes()).unwrap());
-    assert_eq!(item["PasswordHistory"].as_l().unwrap().len(), 1, "nothing lost, nothing doubled");
+    assert_eq!(
+        item["PasswordHistory"].as_l().unwrap().len(),
+        1,
+        "nothing lost, nothing doubled"
+    );
     eprintln!("race statuses: {statuses:?}");
 }

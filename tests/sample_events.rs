@@ -35,7 +35,8 @@ async fn every_sample_event_gives_its_documented_answer() {
     names.sort();
     assert!(names.len() >= 10, "{names:?}");
     for name in names {
-        let (status, code) = expected(&name).unwrap_or_else(|| panic!("events/{name} has no expectation in this test"));
+        let (status, code) = expected(&name)
+            .unwrap_or_else(|| panic!("events/{name} has no expectation in this test"));
         let seeded = seed_demo(&sdk, &table, DEMO_CURRENT).await;
         let request_id = format!("req-{name}");
         let answer = invoke(&app, load_event(&name), &request_id).await;
@@ -49,17 +50,30 @@ async fn every_sample_event_gives_its_documented_answer() {
                 assert_eq!(answer.body["Data"]["PasswordChanged"], true);
                 assert_eq!(answer.body["Errors"], serde_json::json!([]));
                 assert_eq!(n(&item, "PasswordVersion"), Some(1), "{name}");
-                assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{name}");
+                assert!(
+                    stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+                    "{name}"
+                );
                 // Checked by an independent argon2 implementation.
-                assert!(rust_argon2::verify_encoded(&stored, DEMO_NEW.as_bytes()).unwrap(), "{name}");
+                assert!(
+                    rust_argon2::verify_encoded(&stored, DEMO_NEW.as_bytes()).unwrap(),
+                    "{name}"
+                );
                 assert!(s(&item, "PasswordChangedAt").is_some());
             }
             400 => {
                 answer.assert_envelope();
                 assert_eq!(answer.body["Success"], false);
                 let codes = answer.error_codes();
-                assert!(codes.iter().all(|c| Some(c.as_str()) == code), "{name}: {codes:?}");
-                assert_eq!(stored, seeded.password_hash.clone().unwrap(), "{name} must not change the hash");
+                assert!(
+                    codes.iter().all(|c| Some(c.as_str()) == code),
+                    "{name}: {codes:?}"
+                );
+                assert_eq!(
+                    stored,
+                    seeded.password_hash.clone().unwrap(),
+                    "{name} must not change the hash"
+                );
                 assert_eq!(n(&item, "PasswordVersion"), None);
             }
             _ => {
@@ -75,12 +89,20 @@ async fn every_sample_event_gives_its_documented_answer() {
                 assert_eq!(n(&item, "FailedPasswordAttempts"), Some(1));
             }
             "failure-missing-fields.json" => {
-                let fields: Vec<&str> = answer.body["Errors"].as_array().unwrap().iter().map(|e| e["Field"].as_str().unwrap()).collect();
+                let fields: Vec<&str> = answer.body["Errors"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["Field"].as_str().unwrap())
+                    .collect();
                 assert_eq!(fields, vec!["CurrentPassword", "NewPassword"]);
                 assert_eq!(n(&item, "FailedPasswordAttempts"), None);
             }
             "alb.json" | "function-url.json" => {
-                assert_eq!(answer.header("www-authenticate"), Some("Bearer error=\"invalid_token\""));
+                assert_eq!(
+                    answer.header("www-authenticate"),
+                    Some("Bearer error=\"invalid_token\"")
+                );
             }
             _ => {}
         }

@@ -4,12 +4,16 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
 use change_password::account::AccountRecord;
 use change_password::app::{self, App};
 use change_password::config::Config;
 use change_password::dynamodb_store::put_record;
-use change_password::password_hashing::{Argon2Hasher, Argon2Settings, PasswordHashing, PepperKeys};
+use change_password::password_hashing::{
+    Argon2Hasher, Argon2Settings, PasswordHashing, PepperKeys,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,7 +51,13 @@ pub async fn new_table(sdk: &SdkConfig) -> String {
                 .build()
                 .unwrap(),
         )
-        .key_schema(KeySchemaElement::builder().attribute_name("UserId").key_type(KeyType::Hash).build().unwrap())
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("UserId")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
@@ -69,15 +79,20 @@ pub fn hasher() -> Argon2Hasher {
 
 /// Seeds the demo user with `password`.
 pub async fn seed_demo(sdk: &SdkConfig, table: &str, password: &str) -> AccountRecord {
-    let mut record = AccountRecord::new_user(DEMO_SUB, hasher().hash(password, &PepperKeys::none()).unwrap());
+    let mut record = AccountRecord::new_user(
+        DEMO_SUB,
+        hasher().hash(password, &PepperKeys::none()).unwrap(),
+    );
     record.email = Some("demo@example.com".into());
     record.username = Some("demo".into());
-    put_record(&Client::new(sdk), table, &record).await.expect("seed");
+    put_record(&Client::new(sdk), table, &record)
+        .await
+        .expect("seed");
     record
 }
 
 pub async fn app(sdk: &SdkConfig, table: &str) -> Arc<App> {
-    app::build(&config(table, &[]), sdk)
+    app::build(&config(table, &[]), sdk).expect("app")
 }
 
 pub fn context(request_id: &str) -> lambda_runtime::Context {
@@ -87,11 +102,18 @@ pub fn context(request_id: &str) -> lambda_runtime::Context {
 }
 
 /// The raw DynamoDB item.
-pub async fn item(sdk: &SdkConfig, table: &str, user_id: &str) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+pub async fn item(
+    sdk: &SdkConfig,
+    table: &str,
+    user_id: &str,
+) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
     Client::new(sdk)
         .get_item()
         .table_name(table)
-        .key("UserId", aws_sdk_dynamodb::types::AttributeValue::S(user_id.into()))
+        .key(
+            "UserId",
+            aws_sdk_dynamodb::types::AttributeValue::S(user_id.into()),
+        )
         .consistent_read(true)
         .send()
         .await
@@ -100,12 +122,20 @@ pub async fn item(sdk: &SdkConfig, table: &str, user_id: &str) -> HashMap<String
         .unwrap_or_default()
 }
 
-pub fn s(item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, name: &str) -> Option<String> {
+pub fn s(
+    item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    name: &str,
+) -> Option<String> {
     item.get(name).and_then(|v| v.as_s().ok()).cloned()
 }
 
-pub fn n(item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, name: &str) -> Option<i64> {
-    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+pub fn n(
+    item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    name: &str,
+) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 /// A response as API Gateway / ALB would read it.
@@ -121,39 +151,71 @@ impl Answer {
         let mut headers = HashMap::new();
         if let Some(h) = response.get("headers").and_then(Value::as_object) {
             for (k, v) in h {
-                headers.insert(k.to_ascii_lowercase(), v.as_str().unwrap_or_default().to_string());
+                headers.insert(
+                    k.to_ascii_lowercase(),
+                    v.as_str().unwrap_or_default().to_string(),
+                );
             }
         }
         if let Some(h) = response.get("multiValueHeaders").and_then(Value::as_object) {
             for (k, v) in h {
-                let joined: Vec<&str> = v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                let joined: Vec<&str> = v
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
                 headers.insert(k.to_ascii_lowercase(), joined.join(","));
             }
         }
         let text = response["body"].as_str().unwrap_or_default();
         let body = serde_json::from_str(text).unwrap_or(Value::Null);
-        Answer { status, headers, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 
     pub fn error_codes(&self) -> Vec<String> {
         self.body["Errors"]
             .as_array()
-            .map(|a| a.iter().filter_map(|e| e["Code"].as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["Code"].as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// Checks the envelope's shape (SPEC §4) whatever the outcome.
     pub fn assert_envelope(&self) {
-        assert_eq!(self.header("content-type"), Some("application/json"), "{:?}", self.headers);
-        assert!(self.body["Errors"].is_array() && self.body["Warnings"].is_array(), "{}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{:?}",
+            self.headers
+        );
+        assert!(
+            self.body["Errors"].is_array() && self.body["Warnings"].is_array(),
+            "{}",
+            self.body
+        );
         assert!(self.body["Success"].is_boolean());
         assert!(self.body["Data"]["PasswordChanged"].is_boolean());
-        for item in self.body["Errors"].as_array().unwrap().iter().chain(self.body["Warnings"].as_array().unwrap()) {
-            for key in ["Code", "Message", "Target", "Field", "Metadata", "Type", "Severity"] {
+        for item in self.body["Errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(self.body["Warnings"].as_array().unwrap())
+        {
+            for key in [
+                "Code", "Message", "Target", "Field", "Metadata", "Type", "Severity",
+            ] {
                 assert!(item.get(key).is_some(), "item lacks {key}: {item}");
             }
             if let Some(meta) = item["Metadata"].as_object() {
@@ -165,16 +227,32 @@ impl Answer {
     /// Checks an RFC 9457 problem.
     pub fn assert_problem(&self, status: u16, request_id: &str) {
         assert_eq!(self.status, status, "{}", self.body);
-        assert_eq!(self.header("content-type"), Some("application/problem+json"));
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
         assert_eq!(self.body["status"], status);
-        assert!(self.body["type"].is_string() && self.body["title"].is_string() && self.body["detail"].is_string());
-        assert!(self.body["instance"].as_str().unwrap().ends_with("/api/workspace/account/change-password") || status == 404);
+        assert!(
+            self.body["type"].is_string()
+                && self.body["title"].is_string()
+                && self.body["detail"].is_string()
+        );
+        assert!(
+            self.body["instance"]
+                .as_str()
+                .unwrap()
+                .ends_with("/api/workspace/account/change-password")
+                || status == 404
+        );
         assert_eq!(self.body["traceId"], request_id);
     }
 }
 
 pub async fn invoke(app: &Arc<App>, event: Value, request_id: &str) -> Answer {
-    let response = app.handle_event(event, context(request_id)).await.expect("an HTTP response");
+    let response = app
+        .handle_event(event, context(request_id))
+        .await
+        .expect("an HTTP response");
     Answer::from_lambda(&response)
 }
 

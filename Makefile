@@ -1,0 +1,52 @@
+# change-password: the two commands of the README are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= $(CURDIR)/.venv
+PY   := $(VENV)/bin/python
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+export PATH := $(VENV)/bin:$(PATH)
+# argon2 and the test servers are CPU-bound; keep cargo's test threads to the cores we have.
+export RUST_TEST_THREADS ?= 2
+
+.PHONY: help run test test-rust lint fmt-check clippy cfn-lint openapi-lint venv clean
+
+help:
+	@echo "make run   - build, start moto, seed a demo user, serve the function on 127.0.0.1:9000"
+	@echo "make test  - install what is needed, start moto, run every test and lint"
+	@echo "make lint  - cargo fmt --check, clippy -D warnings, cfn-lint, openapi validation"
+
+# Python tools (moto, cargo-lambda, cfn-lint, argon2-cffi, openapi-spec-validator), pinned.
+$(VENV)/.installed: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	scripts/run-local.sh
+
+test: venv lint test-rust
+
+# One build of the test profile, one moto server for every test binary.
+test-rust: venv
+	cargo build --all-targets --locked
+	scripts/with-moto.sh cargo test --all-targets --locked
+
+lint: venv fmt-check clippy cfn-lint openapi-lint
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --all-targets --locked -- -D warnings
+
+cfn-lint: venv
+	$(VENV)/bin/cfn-lint template.yaml
+
+openapi-lint: venv
+	$(VENV)/bin/openapi-spec-validator openapi.yaml
+
+clean:
+	rm -rf $(VENV) target

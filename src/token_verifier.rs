@@ -1,0 +1,144 @@
+//! Bearer tokens verified by the function itself (SPEC §3 source 4, §6), as strictly as API
+//! Gateway's JWT authorizer: an allow-list of algorithms (RS256/ES256 with JWKS keys, HS256 only
+//! with the configured secret), `exp`/`nbf` with 60 s leeway, `iss` required and equal, `aud` or
+//! `client_id` in the audience when one is set, `token_use = access` when present, `sub` required.
+
+use crate::jwks::{JwksCache, JwksError};
+use crate::principal::{self, Principal, PrincipalError, PrincipalSource};
+use crate::secrets::CachedSecret;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+
+pub const LEEWAY_SECONDS: u64 = 60;
+
+/// Why a token gave no principal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenFailure {
+    /// 401 or 403: the token is refused.
+    #[error(transparent)]
+    Refused(#[from] PrincipalError),
+    /// 503: the keys could not be had (JWKS or Secrets Manager down).
+    #[error("token keys unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The HS256 key: the secret's SecretString, as bytes.
+pub fn parse_hs256_secret(secret: &str) -> Result<Vec<u8>, String> {
+    if secret.is_empty() {
+        return Err("the HS256 secret is empty".into());
+    }
+    Ok(secret.as_bytes().to_vec())
+}
+
+pub struct TokenVerifier {
+    issuer: String,
+    audience: Vec<String>,
+    jwks: JwksCache,
+    hs256: Option<CachedSecret<Vec<u8>>>,
+}
+
+impl TokenVerifier {
+    pub fn new(
+        issuer: String,
+        audience: Vec<String>,
+        jwks: JwksCache,
+        hs256: Option<CachedSecret<Vec<u8>>>,
+    ) -> Self {
+        TokenVerifier {
+            issuer,
+            audience,
+            jwks,
+            hs256,
+        }
+    }
+
+    /// Verifies `token` and returns its caller.
+    pub async fn verify(&self, token: &str) -> Result<Principal, TokenFailure> {
+        let invalid = || TokenFailure::Refused(PrincipalError::InvalidToken);
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+        let key = match header.alg {
+            Algorithm::RS256 | Algorithm::ES256 => {
+                let jwk = match self.jwks.key(header.kid.as_deref()).await {
+                    Ok(jwk) => jwk,
+                    Err(JwksError::UnknownKey) => return Err(invalid()),
+                    Err(JwksError::Unavailable(why)) => return Err(TokenFailure::Unavailable(why)),
+                };
+                if !jwk_fits(&jwk, header.alg) {
+                    return Err(invalid());
+                }
+                DecodingKey::from_jwk(&jwk).map_err(|_| invalid())?
+            }
+            Algorithm::HS256 => {
+                let Some(secret) = &self.hs256 else {
+                    return Err(invalid());
+                };
+                let key = secret
+                    .get()
+                    .await
+                    .map_err(|e| TokenFailure::Unavailable(e.to_string()))?;
+                DecodingKey::from_secret(&key)
+            }
+            _ => return Err(invalid()),
+        };
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = false; // checked below: Cognito access tokens carry `client_id`
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.set_issuer(&[self.issuer.as_str()]);
+        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+            .map_err(|_| invalid())?
+            .claims;
+        if !self.audience.is_empty() && !self.audience_matches(&claims) {
+            return Err(invalid());
+        }
+        if claims
+            .get("token_use")
+            .is_some_and(|u| u.as_str() != Some("access"))
+        {
+            return Err(invalid());
+        }
+        principal::from_claims(&claims, PrincipalSource::BearerToken).map_err(|e| match e {
+            PrincipalError::Unauthenticated => invalid(),
+            other => TokenFailure::Refused(other),
+        })
+    }
+
+    fn audience_matches(&self, claims: &Map<String, Value>) -> bool {
+        let accepted = |v: &str| self.audience.iter().any(|a| a == v);
+        let aud = match claims.get("aud") {
+            Some(Value::String(a)) => accepted(a),
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(accepted),
+            _ => false,
+        };
+        aud || claims
+            .get("client_id")
+            .and_then(Value::as_str)
+            .is_some_and(accepted)
+    }
+}
+
+/// A JWKS key may verify a token of `alg` only if its type (and declared algorithm and use, when
+/// given) fit: RS256 needs an RSA key, ES256 a P-256 key. Symmetric keys from a JWKS never verify.
+fn jwk_fits(jwk: &Jwk, alg: Algorithm) -> bool {
+    let type_fits = match (&jwk.algorithm, alg) {
+        (AlgorithmParameters::RSA(_), Algorithm::RS256) => true,
+        (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES256) => {
+            ec.curve == EllipticCurve::P256
+        }
+        _ => false,
+    };
+    let declared_fits = match jwk.common.key_algorithm {
+        None => true,
+        Some(KeyAlgorithm::RS256) => alg == Algorithm::RS256,
+        Some(KeyAlgorithm::ES256) => alg == Algorithm::ES256,
+        Some(_) => false,
+    };
+    let use_fits = matches!(
+        jwk.common.public_key_use,
+        None | Some(PublicKeyUse::Signature)
+    );
+    type_fits && declared_fits && use_fits
+}

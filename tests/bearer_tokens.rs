@@ -1,0 +1,456 @@
+//! Bearer tokens verified inside the function (SPEC §3 source 4): every check, each failing if
+//! removed. The JWKS is served by a small HTTP server inside the test.
+
+mod support;
+
+use base64::Engine;
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Test";
+const CLIENT: &str = "client-abc";
+const HS_SECRET: &str = "a-test-only-hs256-secret-of-enough-length";
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn rsa(n: u8) -> EncodingKey {
+    EncodingKey::from_rsa_pem(&fixture(&format!("rsa-{n}.key.pem"))).unwrap()
+}
+
+fn ec() -> EncodingKey {
+    EncodingKey::from_ec_pem(&fixture("ec-1.key.pem")).unwrap()
+}
+
+fn jwk(key: &EncodingKey, alg: Algorithm, kid: &str) -> Jwk {
+    let mut jwk = Jwk::from_encoding_key(key, alg).unwrap();
+    jwk.common.key_id = Some(kid.into());
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    jwk
+}
+
+/// A JWKS endpoint on loopback whose document can change, or go down.
+struct JwksServer {
+    url: String,
+    document: Arc<Mutex<String>>,
+    hits: Arc<AtomicUsize>,
+    down: Arc<AtomicBool>,
+}
+
+impl JwksServer {
+    async fn start(keys: Vec<Jwk>) -> JwksServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}/.well-known/jwks.json",
+            listener.local_addr().unwrap()
+        );
+        let document = Arc::new(Mutex::new(serde_json::to_string(&JwkSet { keys }).unwrap()));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let down = Arc::new(AtomicBool::new(false));
+        let (d, h, dn) = (document.clone(), hits.clone(), down.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let (d, h, dn) = (d.clone(), h.clone(), dn.clone());
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut read = 0;
+                    while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf[read..]).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => read += n,
+                        }
+                    }
+                    h.fetch_add(1, Ordering::SeqCst);
+                    let response = if dn.load(Ordering::SeqCst) {
+                        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+                    } else {
+                        let body = d.lock().unwrap().clone();
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                    };
+                    let _ = socket.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        JwksServer {
+            url,
+            document,
+            hits,
+            down,
+        }
+    }
+
+    fn publish(&self, keys: Vec<Jwk>) {
+        *self.document.lock().unwrap() = serde_json::to_string(&JwkSet { keys }).unwrap();
+    }
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn access_claims() -> Value {
+    json!({
+        "sub": DEMO_SUB, "username": "demo", "client_id": CLIENT, "token_use": "access",
+        "iss": ISSUER, "iat": now(), "exp": now() + 3600, "scope": "aws.cognito.signin.user.admin"
+    })
+}
+
+fn sign(claims: &Value, alg: Algorithm, key: &EncodingKey, kid: Option<&str>) -> String {
+    let mut header = Header::new(alg);
+    header.kid = kid.map(String::from);
+    jsonwebtoken::encode(&header, claims, key).unwrap()
+}
+
+fn rs(claims: &Value) -> String {
+    sign(claims, Algorithm::RS256, &rsa(1), Some("rsa-1"))
+}
+
+struct World {
+    sdk: aws_config::SdkConfig,
+    table: String,
+    app: Arc<change_password::app::App>,
+    jwks: JwksServer,
+}
+
+async fn world_with(extra: &[(&str, &str)], refetch: Duration) -> World {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let jwks = JwksServer::start(vec![
+        jwk(&rsa(1), Algorithm::RS256, "rsa-1"),
+        jwk(&ec(), Algorithm::ES256, "ec-1"),
+    ])
+    .await;
+    let mut vars = vec![
+        ("JWT_ISSUER", ISSUER),
+        ("JWT_AUDIENCE", CLIENT),
+        ("JWT_JWKS_URL", jwks.url.as_str()),
+    ];
+    vars.extend_from_slice(extra);
+    let app = change_password::app::build_with_jwks_refetch(&config(&table, &vars), &sdk, refetch)
+        .unwrap();
+    World {
+        sdk,
+        table,
+        app,
+        jwks,
+    }
+}
+
+async fn world() -> World {
+    world_with(&[], change_password::jwks::REFETCH_INTERVAL).await
+}
+
+/// A function URL event (no authorizer) carrying `token` in the Authorization header.
+fn with_header(token: &str) -> Value {
+    let mut e = load_event("function-url.json");
+    e["headers"]["authorization"] = json!(format!("Bearer {token}"));
+    e
+}
+
+fn with_query(token: &str) -> Value {
+    let mut e = load_event("function-url.json");
+    e["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorization");
+    e["rawQueryString"] = json!(format!("access_token={token}"));
+    e["queryStringParameters"] = json!({"access_token": token});
+    e
+}
+
+async fn expect_invalid(w: &World, token: &str, why: &str) {
+    let a = invoke(&w.app, with_header(token), "r").await;
+    assert_eq!(a.status, 401, "{why}: {}", a.body);
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\""),
+        "{why}"
+    );
+    assert_eq!(
+        n(&item(&w.sdk, &w.table, DEMO_SUB).await, "PasswordVersion"),
+        None,
+        "{why}: nothing written"
+    );
+}
+
+async fn expect_changed(w: &World, event: Value, why: &str) -> Answer {
+    let a = invoke(&w.app, event, "r").await;
+    assert_eq!(a.status, 200, "{why}: {}", a.body);
+    let stored = s(&item(&w.sdk, &w.table, DEMO_SUB).await, "PasswordHash").unwrap();
+    assert!(
+        rust_argon2::verify_encoded(&stored, DEMO_NEW.as_bytes()).unwrap(),
+        "{why}"
+    );
+    a
+}
+
+#[tokio::test]
+async fn valid_rs256_in_the_header_of_a_function_url_event() {
+    let w = world().await;
+    let a = expect_changed(&w, with_header(&rs(&access_claims())), "header").await;
+    assert_eq!(a.body["Warnings"], json!([]));
+}
+
+#[tokio::test]
+async fn valid_rs256_in_the_query_string_carries_a_warning() {
+    let w = world().await;
+    let a = expect_changed(&w, with_query(&rs(&access_claims())), "query").await;
+    let warning = &a.body["Warnings"][0];
+    assert_eq!(warning["Code"], "TokenInQueryString");
+    assert_eq!(
+        (warning["Type"].as_u64(), warning["Severity"].as_u64()),
+        (Some(0), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn valid_rs256_through_an_alb_event_and_es256() {
+    let w = world().await;
+    let mut e = load_event("alb.json");
+    e["headers"]["authorization"] = json!(format!("Bearer {}", rs(&access_claims())));
+    expect_changed(&w, e, "alb").await;
+    let w = world().await;
+    let token = sign(&access_claims(), Algorithm::ES256, &ec(), Some("ec-1"));
+    expect_changed(&w, with_header(&token), "es256").await;
+}
+
+#[tokio::test]
+async fn time_claims_are_checked_with_60_seconds_of_leeway() {
+    let w = world().await;
+    let mut c = access_claims();
+    c["exp"] = json!(now() - 120);
+    expect_invalid(&w, &rs(&c), "expired").await;
+    c["exp"] = json!(now() + 3600);
+    c["nbf"] = json!(now() + 300);
+    expect_invalid(&w, &rs(&c), "not yet valid").await;
+    // Within the leeway: accepted.
+    c["nbf"] = json!(now() + 30);
+    c["exp"] = json!(now() - 30);
+    expect_changed(&w, with_header(&rs(&c)), "within leeway").await;
+}
+
+#[tokio::test]
+async fn issuer_audience_and_token_use() {
+    let w = world().await;
+    let mut c = access_claims();
+    c["iss"] = json!("https://evil.example");
+    expect_invalid(&w, &rs(&c), "wrong issuer").await;
+    c.as_object_mut().unwrap().remove("iss");
+    expect_invalid(&w, &rs(&c), "no issuer").await;
+    let mut c = access_claims();
+    c["client_id"] = json!("another-client");
+    expect_invalid(&w, &rs(&c), "wrong client_id").await;
+    let mut c = access_claims();
+    c.as_object_mut().unwrap().remove("client_id");
+    c["aud"] = json!("another-client");
+    expect_invalid(&w, &rs(&c), "wrong aud").await;
+    let mut c = access_claims();
+    c["token_use"] = json!("id");
+    c["aud"] = json!(CLIENT);
+    expect_invalid(&w, &rs(&c), "ID token").await;
+    let mut c = access_claims();
+    c.as_object_mut().unwrap().remove("sub");
+    expect_invalid(&w, &rs(&c), "no sub").await;
+    // An `aud` list with the client, and no token_use: accepted.
+    let mut c = access_claims();
+    c.as_object_mut().unwrap().remove("client_id");
+    c.as_object_mut().unwrap().remove("token_use");
+    c["aud"] = json!(["x", CLIENT]);
+    expect_changed(&w, with_header(&rs(&c)), "aud list").await;
+}
+
+#[tokio::test]
+async fn forged_tokens_are_refused() {
+    let w = world().await;
+    let token = rs(&access_claims());
+    let parts: Vec<&str> = token.split('.').collect();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    // Tampered payload: another subject, original signature.
+    let mut claims = access_claims();
+    claims["sub"] = json!("someone-else");
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(claims.to_string()),
+        parts[2]
+    );
+    expect_invalid(&w, &tampered, "tampered").await;
+    // alg none.
+    let none = format!(
+        "{}.{}.",
+        b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        parts[1]
+    );
+    expect_invalid(&w, &none, "alg none").await;
+    // HS256 signed with the RSA public key as the HMAC secret (algorithm confusion).
+    let confused = sign(
+        &access_claims(),
+        Algorithm::HS256,
+        &EncodingKey::from_secret(&fixture("rsa-1.pub.pem")),
+        Some("rsa-1"),
+    );
+    expect_invalid(&w, &confused, "HS256 with the public key").await;
+    // RS384 (not allowed) and a token signed by an unpublished key under a published kid.
+    expect_invalid(
+        &w,
+        &sign(&access_claims(), Algorithm::RS384, &rsa(1), Some("rsa-1")),
+        "RS384",
+    )
+    .await;
+    expect_invalid(
+        &w,
+        &sign(&access_claims(), Algorithm::RS256, &rsa(2), Some("rsa-1")),
+        "wrong key",
+    )
+    .await;
+    // ES256 header pointing at an RSA key.
+    expect_invalid(
+        &w,
+        &sign(&access_claims(), Algorithm::ES256, &ec(), Some("rsa-1")),
+        "kty mismatch",
+    )
+    .await;
+    for garbage in ["garbage", "a.b.c", "....", "eyJ.eyJ.sig"] {
+        expect_invalid(&w, garbage, garbage).await;
+    }
+}
+
+#[tokio::test]
+async fn unknown_kids_refetch_at_most_once_a_minute() {
+    let w = world().await;
+    expect_changed(&w, with_header(&rs(&access_claims())), "warm-up").await;
+    assert_eq!(w.jwks.hits.load(Ordering::SeqCst), 1);
+    for i in 0..5 {
+        let token = sign(
+            &access_claims(),
+            Algorithm::RS256,
+            &rsa(2),
+            Some(&format!("random-{i}")),
+        );
+        let a = invoke(&w.app, with_header(&token), "r").await;
+        assert_eq!(a.status, 401);
+    }
+    assert_eq!(
+        w.jwks.hits.load(Ordering::SeqCst),
+        1,
+        "a flood of unknown kids must not hammer the issuer"
+    );
+}
+
+#[tokio::test]
+async fn a_key_published_after_start_is_accepted_after_a_refetch() {
+    let w = world_with(&[], Duration::from_millis(300)).await;
+    // Fill the cache with the first set.
+    let mut c = access_claims();
+    c["sub"] = json!("nobody-here");
+    assert_eq!(invoke(&w.app, with_header(&rs(&c)), "r").await.status, 404);
+    w.jwks.publish(vec![
+        jwk(&rsa(1), Algorithm::RS256, "rsa-1"),
+        jwk(&rsa(2), Algorithm::RS256, "rsa-2"),
+    ]);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let token = sign(&access_claims(), Algorithm::RS256, &rsa(2), Some("rsa-2"));
+    expect_changed(&w, with_header(&token), "rotated key").await;
+    assert_eq!(w.jwks.hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn hs256_through_a_secret_in_secrets_manager() {
+    let sdk = sdk().await;
+    let secret_id = format!("jwt-hs256-{}", std::process::id());
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(HS_SECRET)
+        .send()
+        .await
+        .unwrap();
+    let w = world_with(
+        &[("JWT_HS256_SECRET_ID", secret_id.as_str())],
+        change_password::jwks::REFETCH_INTERVAL,
+    )
+    .await;
+    let forged = sign(
+        &access_claims(),
+        Algorithm::HS256,
+        &EncodingKey::from_secret(b"another secret"),
+        None,
+    );
+    expect_invalid(&w, &forged, "HS256 with another secret").await;
+    let token = sign(
+        &access_claims(),
+        Algorithm::HS256,
+        &EncodingKey::from_secret(HS_SECRET.as_bytes()),
+        None,
+    );
+    expect_changed(&w, with_header(&token), "hs256").await;
+    // HS256 is never accepted without the secret configured.
+    let w = world().await;
+    expect_invalid(&w, &token, "HS256 unconfigured").await;
+}
+
+#[tokio::test]
+async fn jwks_down_is_503_not_401() {
+    let w = world().await;
+    w.jwks.down.store(true, Ordering::SeqCst);
+    let a = invoke(&w.app, with_header(&rs(&access_claims())), "r").await;
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert_eq!(a.error_codes(), vec!["ServiceUnavailable"]);
+    assert!(a.header("retry-after").is_some());
+    // It recovers by itself once the endpoint is back (after the short failure back-off).
+    w.jwks.down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(change_password::jwks::RETRY_AFTER_FAILURE + Duration::from_millis(100))
+        .await;
+    expect_changed(&w, with_header(&rs(&access_claims())), "recovered").await;
+}
+
+#[tokio::test]
+async fn machine_tokens_are_forbidden() {
+    let w = world().await;
+    let mut c = access_claims();
+    c.as_object_mut().unwrap().remove("username");
+    c["sub"] = json!(CLIENT);
+    let a = invoke(&w.app, with_header(&rs(&c)), "r").await;
+    a.assert_problem(403, "r");
+}
+
+#[tokio::test]
+async fn precedence_authorizer_then_header_then_query() {
+    let w = world().await;
+    // The authorizer names the demo user; a valid token for another subject cannot redirect it.
+    let mut other = access_claims();
+    other["sub"] = json!("attacker");
+    let mut e = load_event("apigw-http-lambda-authorizer.json");
+    e["headers"]["authorization"] = json!(format!("Bearer {}", rs(&other)));
+    e["queryStringParameters"] = json!({"access_token": rs(&other)});
+    expect_changed(&w, e, "authorizer wins").await;
+    // A valid header beats an invalid query token, and there is then no query warning.
+    let w = world().await;
+    let mut e = with_header(&rs(&access_claims()));
+    e["queryStringParameters"] = json!({"access_token": "garbage"});
+    let a = expect_changed(&w, e, "header wins").await;
+    assert_eq!(a.body["Warnings"], json!([]));
+    // An invalid header is not rescued by a valid query token.
+    let w = world().await;
+    let mut e = with_header("garbage");
+    e["queryStringParameters"] = json!({"access_token": rs(&access_claims())});
+    assert_eq!(invoke(&w.app, e, "r").await.status, 401);
+}
