@@ -218,7 +218,7 @@ impl<S: AccountStore> ChangePasswordService<S> {
                 warnings,
                 new_version,
             }),
-            Err(StoreError::ConditionFailed) => Err(self.explain_lost_write(user_id, now).await),
+            Err(StoreError::ConditionFailed) => self.explain_lost_write(&change, warnings).await,
             Err(e) => Err(e.into()),
         }
     }
@@ -353,15 +353,29 @@ impl<S: AccountStore> ChangePasswordService<S> {
         }
     }
 
-    /// The conditional write failed: a lock that arrived meanwhile explains it, else a race.
-    async fn explain_lost_write(&self, user_id: &str, now: i64) -> ChangeError {
-        match self.store.load(user_id).await {
-            Ok(Some(account)) => match account.lock_remaining(now) {
+    /// The conditional write failed. Our own write, applied by an attempt whose answer was
+    /// lost and then retried, explains it (the change is done); else a lock that arrived
+    /// meanwhile; else another change won the race.
+    async fn explain_lost_write(
+        &self,
+        change: &PasswordChange,
+        warnings: Vec<Issue>,
+    ) -> Result<Changed, ChangeError> {
+        match self.store.load(&change.user_id).await {
+            Ok(Some(account))
+                if account.password_hash.as_deref() == Some(change.new_hash.as_str()) =>
+            {
+                Ok(Changed {
+                    warnings,
+                    new_version: change.new_version,
+                })
+            }
+            Ok(Some(account)) => Err(match account.lock_remaining(change.now) {
                 Some(retry_after) => ChangeError::AccountLocked { retry_after },
                 None => ChangeError::Conflict,
-            },
-            Ok(None) => ChangeError::AccountNotFound,
-            Err(_) => ChangeError::Conflict,
+            }),
+            Ok(None) => Err(ChangeError::AccountNotFound),
+            Err(_) => Err(ChangeError::Conflict),
         }
     }
 }

@@ -331,9 +331,29 @@ async fn forged_tokens_are_refused() {
     // A key published for encryption, not signatures, never verifies.
     let mut enc = jwk(&rsa(1), Algorithm::RS256, "rsa-enc");
     enc.common.public_key_use = Some(PublicKeyUse::Encryption);
-    w.jwks.publish(vec![jwk(&rsa(1), Algorithm::RS256, "rsa-1"), enc]);
-    let w = World { app: change_password::app::build(&config(&w.table, &[("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", CLIENT), ("JWT_JWKS_URL", w.jwks.url.as_str())]), &w.sdk).unwrap(), ..w };
-    expect_invalid(&w, &sign(&access_claims(), Algorithm::RS256, &rsa(1), Some("rsa-enc")), "use=enc").await;
+    w.jwks
+        .publish(vec![jwk(&rsa(1), Algorithm::RS256, "rsa-1"), enc]);
+    let w = World {
+        app: change_password::app::build(
+            &config(
+                &w.table,
+                &[
+                    ("JWT_ISSUER", ISSUER),
+                    ("JWT_AUDIENCE", CLIENT),
+                    ("JWT_JWKS_URL", w.jwks.url.as_str()),
+                ],
+            ),
+            &w.sdk,
+        )
+        .unwrap(),
+        ..w
+    };
+    expect_invalid(
+        &w,
+        &sign(&access_claims(), Algorithm::RS256, &rsa(1), Some("rsa-enc")),
+        "use=enc",
+    )
+    .await;
     for garbage in ["garbage", "a.b.c", "....", "eyJ.eyJ.sig"] {
         expect_invalid(&w, garbage, garbage).await;
     }

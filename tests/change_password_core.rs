@@ -550,3 +550,71 @@ async fn concurrent_changes_have_exactly_one_winner() {
             .unwrap()
     );
 }
+
+/// A store whose first commit is applied but answered with a lost-condition error, as when a
+/// retried write finds its own earlier attempt already applied.
+struct LostAnswerStore {
+    inner: InMemoryAccountStore,
+    commits: AtomicUsize,
+}
+
+impl change_password::account_store::AccountStore for LostAnswerStore {
+    async fn load(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<AccountRecord>, change_password::account_store::StoreError> {
+        self.inner.load(user_id).await
+    }
+    async fn record_failed_attempt(
+        &self,
+        user_id: &str,
+        threshold: u32,
+        lock_seconds: u64,
+        now: i64,
+    ) -> Result<
+        change_password::account_store::FailedAttempt,
+        change_password::account_store::StoreError,
+    > {
+        self.inner
+            .record_failed_attempt(user_id, threshold, lock_seconds, now)
+            .await
+    }
+    async fn commit(
+        &self,
+        change: &change_password::account_store::PasswordChange,
+    ) -> Result<(), change_password::account_store::StoreError> {
+        self.inner.commit(change).await?;
+        if self.commits.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(change_password::account_store::StoreError::ConditionFailed);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_was_lost_is_still_a_success() {
+    let hasher = Arc::new(Argon2Hasher::new(small()));
+    let store = Arc::new(LostAnswerStore {
+        inner: InMemoryAccountStore::new(),
+        commits: AtomicUsize::new(0),
+    });
+    store.inner.put(AccountRecord::new_user(
+        USER,
+        hasher.hash(CURRENT, &PepperKeys::none()).unwrap(),
+    ));
+    let service = ChangePasswordService::new(
+        store.clone(),
+        hasher.clone(),
+        Arc::new(StaticPepper::none()),
+        PasswordPolicy::default(),
+        ProtectionSettings::default(),
+        Arc::new(time::OffsetDateTime::now_utc),
+    );
+    let changed = service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
+    assert_eq!(changed.new_version, 1);
+    let hash = store.inner.get(USER).unwrap().password_hash.unwrap();
+    assert!(hasher.verify(NEW, &hash, &PepperKeys::none()).unwrap());
+}
