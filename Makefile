@@ -9,12 +9,12 @@ export PATH := $(VENV)/bin:$(PATH)
 # argon2 and the test servers are CPU-bound; keep cargo's test threads to the cores we have.
 export RUST_TEST_THREADS ?= 2
 
-.PHONY: help run test test-rust lint fmt-check clippy cfn-lint openapi-lint venv clean
+.PHONY: help run test test-rust lint fmt-check clippy cfn-lint template-test openapi-lint venv clean
 
 help:
 	@echo "make run   - build, start moto, seed a demo user, serve the function on 127.0.0.1:9000"
 	@echo "make test  - install what is needed, start moto, run every test and lint"
-	@echo "make lint  - cargo fmt --check, clippy -D warnings, cfn-lint, openapi validation"
+	@echo "make lint  - cargo fmt --check, clippy -D warnings, cfn-lint, sam validate, template tests, openapi validation"
 
 # Python tools (moto, cargo-lambda, cfn-lint, argon2-cffi, openapi-spec-validator), pinned.
 $(VENV)/.installed: requirements-dev.txt
@@ -34,7 +34,7 @@ test-rust: venv
 	cargo build --all-targets --locked
 	scripts/with-moto.sh cargo test --all-targets --locked
 
-lint: venv fmt-check clippy cfn-lint openapi-lint
+lint: venv fmt-check clippy cfn-lint template-test openapi-lint
 
 fmt-check:
 	cargo fmt --all -- --check
@@ -44,6 +44,12 @@ clippy:
 
 cfn-lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=eu-west-1 $(VENV)/bin/sam validate --lint --template-file template.yaml
+
+# template.yaml: least-privilege IAM, routes and authorizers, table, variables, alarms, and
+# the real SAM transform of every combination of front doors (Python unittest).
+template-test: venv
+	$(PY) -m unittest tests/template_test.py
 
 openapi-lint: venv
 	$(VENV)/bin/openapi-spec-validator openapi.yaml

@@ -32,6 +32,25 @@ pub struct Config {
     pub tokens: TokenSettings,
 }
 
+/// Every variable the function reads (besides the SDK's and the Lambda runtime's own).
+pub const VARIABLES: &[&str] = &[
+    "USERS_TABLE",
+    "ARGON2_MEMORY_KIB",
+    "ARGON2_ITERATIONS",
+    "ARGON2_PARALLELISM",
+    "PEPPER_SECRET_ID",
+    "PASSWORD_MIN_LENGTH",
+    "PASSWORD_MAX_LENGTH",
+    "PASSWORD_MIN_SCORE",
+    "PASSWORD_HISTORY",
+    "LOCKOUT_THRESHOLD",
+    "LOCKOUT_SECONDS",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "JWT_JWKS_URL",
+    "JWT_HS256_SECRET_ID",
+];
+
 /// The most previous passwords kept: each one costs a full argon2 verification per change.
 pub const MAX_HISTORY: usize = 24;
 

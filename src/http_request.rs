@@ -19,6 +19,9 @@ pub enum Rejection {
     UnsupportedMediaType,
     #[error("request body too large")]
     PayloadTooLarge,
+    /// The event carries malformed HTTP (an invalid header, a missing method).
+    #[error("malformed request")]
+    Malformed,
 }
 
 /// The route, optionally behind one stage segment (`/prod/api/...`).
@@ -39,6 +42,7 @@ pub fn is_route(path: &str) -> bool {
 pub fn check_envelope(
     path: &str,
     method: &str,
+    malformed: bool,
     content_type: Option<&[u8]>,
     body_len: usize,
 ) -> Result<(), Rejection> {
@@ -47,6 +51,9 @@ pub fn check_envelope(
     }
     if method != "POST" {
         return Err(Rejection::MethodNotAllowed);
+    }
+    if malformed {
+        return Err(Rejection::Malformed);
     }
     if let Some(ct) = content_type
         && !is_json_media_type(ct)
@@ -158,23 +165,31 @@ mod tests {
 
     #[test]
     fn envelope_checks_in_order() {
+        let ct = Some(&b"text/plain"[..]);
         assert_eq!(
-            check_envelope("/x", "GET", Some(b"text/plain"), 1 << 20),
+            check_envelope("/x", "GET", true, ct, 1 << 20),
             Err(Rejection::NotFound)
         );
         assert_eq!(
-            check_envelope(ROUTE, "GET", Some(b"text/plain"), 1 << 20),
+            check_envelope(ROUTE, "GET", true, ct, 1 << 20),
             Err(Rejection::MethodNotAllowed)
         );
         assert_eq!(
-            check_envelope(ROUTE, "POST", Some(b"text/plain"), 1 << 20),
+            check_envelope(ROUTE, "POST", true, ct, 1 << 20),
+            Err(Rejection::Malformed)
+        );
+        assert_eq!(
+            check_envelope(ROUTE, "POST", false, ct, 1 << 20),
             Err(Rejection::UnsupportedMediaType)
         );
         assert_eq!(
-            check_envelope(ROUTE, "POST", None, MAX_BODY_BYTES + 1),
+            check_envelope(ROUTE, "POST", false, None, MAX_BODY_BYTES + 1),
             Err(Rejection::PayloadTooLarge)
         );
-        assert_eq!(check_envelope(ROUTE, "POST", None, MAX_BODY_BYTES), Ok(()));
+        assert_eq!(
+            check_envelope(ROUTE, "POST", false, None, MAX_BODY_BYTES),
+            Ok(())
+        );
     }
 
     #[test]

@@ -64,6 +64,13 @@ pub fn render(outcome: &Outcome, extra_warnings: Vec<Issue>, info: &RequestInfo<
                 info,
                 &[],
             ),
+            Rejection::Malformed => problem(
+                S::BAD_REQUEST,
+                "MalformedRequest",
+                "The request is not well-formed HTTP.",
+                info,
+                &[],
+            ),
             Rejection::PayloadTooLarge => problem(
                 S::PAYLOAD_TOO_LARGE,
                 "PayloadTooLarge",
@@ -264,6 +271,7 @@ fn problem(
 /// RFC 9110's section for each status, as the problem `type`.
 fn problem_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
+        400 => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.1",
         401 => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.2",
         403 => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.4",
         404 => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.5",

@@ -114,4 +114,24 @@ pub mod codes {
     pub const SERVICE_UNAVAILABLE: &str = "ServiceUnavailable";
     pub const INTERNAL_ERROR: &str = "InternalError";
     pub const TOKEN_IN_QUERY_STRING: &str = "TokenInQueryString";
+
+    /// Every code above.
+    pub const ALL: &[&str] = &[
+        INVALID_REQUEST_BODY,
+        REQUIRED,
+        PASSWORD_TOO_SHORT,
+        PASSWORD_TOO_LONG,
+        PASSWORD_TOO_WEAK,
+        PASSWORD_COULD_BE_STRONGER,
+        PASSWORD_CONTAINS_IDENTIFIER,
+        PASSWORD_UNCHANGED,
+        PASSWORD_REUSED,
+        CURRENT_PASSWORD_INCORRECT,
+        ACCOUNT_NOT_FOUND,
+        PASSWORD_CHANGE_CONFLICT,
+        ACCOUNT_LOCKED,
+        SERVICE_UNAVAILABLE,
+        INTERNAL_ERROR,
+        TOKEN_IN_QUERY_STRING,
+    ];
 }

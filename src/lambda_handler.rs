@@ -9,6 +9,7 @@ use crate::change_password::{ChangeError, ChangePasswordService, ChangeRequest};
 use crate::http_request::{self, parse_body};
 use crate::http_response::{Outcome, RequestInfo, render};
 use crate::issue::{Issue, codes};
+use crate::metrics::{self, EventSource, Metric};
 use crate::principal::{self, Principal, PrincipalError};
 use crate::token_verifier::{TokenFailure, TokenVerifier};
 use base64::Engine;
@@ -16,7 +17,7 @@ use lambda_http::http::header;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Request, RequestExt, Response, Service};
 use lambda_runtime::{Context, LambdaEvent};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,12 +32,15 @@ pub enum EventError {
 }
 
 /// What the raw-event pass found.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct EventFacts {
+    source: EventSource,
     /// `requestContext` as sent.
     request_context: Value,
     /// `isBase64Encoded` was set but the body is not base64.
     body_unreadable: bool,
+    /// A header was not valid HTTP (and was dropped).
+    malformed: bool,
 }
 
 pub struct Handler<S> {
@@ -62,8 +66,15 @@ impl<S: AccountStore> Handler<S> {
     ) -> Result<Value, EventError> {
         let facts = prepare(&mut event).ok_or(EventError::NotHttp)?;
         let text = event.to_string();
-        let payload: LambdaRequest =
-            serde_json::from_str(&text).map_err(|_| EventError::NotHttp)?;
+        let payload: LambdaRequest = match serde_json::from_str(&text) {
+            Ok(payload) => payload,
+            // An HTTP event lambda_http cannot read (a missing method, a context of the wrong
+            // shape): answered as a malformed request in the shape its source expects.
+            Err(_) if looks_like_http(&event) => {
+                return Ok(self.malformed(&event, &context, &facts));
+            }
+            Err(_) => return Err(EventError::NotHttp),
+        };
         let this = self.clone();
         let service = lambda_http::service_fn(move |request: Request| {
             let this = this.clone();
@@ -76,6 +87,59 @@ impl<S: AccountStore> Handler<S> {
             .await
             .map_err(|e: Infallible| EventError::Encode(e.to_string()))?;
         serde_json::to_value(response).map_err(|e| EventError::Encode(e.to_string()))
+    }
+
+    /// The 400 problem for an HTTP event lambda_http cannot read, shaped by hand.
+    fn malformed(&self, event: &Value, context: &Context, facts: &EventFacts) -> Value {
+        let path = ["rawPath", "path"]
+            .iter()
+            .find_map(|k| event.get(*k).and_then(Value::as_str))
+            .unwrap_or_default();
+        let info = RequestInfo {
+            path,
+            trace_id: &context.request_id,
+        };
+        let rendered = render(
+            &Outcome::Rejected(http_request::Rejection::Malformed),
+            Vec::new(),
+            &info,
+        );
+        tracing::info!(
+            target: "change_password::request",
+            request_id = %context.request_id,
+            status = 400u16,
+            code = rendered.code,
+            "change-password request"
+        );
+        let (parts, body) = rendered.response.into_parts();
+        let body = match body {
+            Body::Text(text) => text,
+            _ => String::new(),
+        };
+        let mut headers = serde_json::Map::new();
+        let mut multi = serde_json::Map::new();
+        for (name, value) in &parts.headers {
+            let value = value.to_str().unwrap_or_default().to_string();
+            headers.insert(name.to_string(), Value::String(value.clone()));
+            multi.insert(name.to_string(), json!([value]));
+        }
+        let mut response = json!({
+            "statusCode": parts.status.as_u16(),
+            "body": body,
+            "isBase64Encoded": false,
+        });
+        let multi_value = facts.source != EventSource::HttpApi
+            && facts.source != EventSource::FunctionUrl
+            && event.get("multiValueHeaders").is_some_and(|m| !m.is_null());
+        if multi_value {
+            response["multiValueHeaders"] = Value::Object(multi);
+        } else {
+            response["headers"] = Value::Object(headers);
+        }
+        if facts.source == EventSource::Alb {
+            response["statusDescription"] = json!("400 Bad Request");
+        }
+        response
     }
 
     async fn handle_request(&self, request: Request, facts: &EventFacts) -> Response<Body> {
@@ -99,6 +163,9 @@ impl<S: AccountStore> Handler<S> {
             ));
         }
         let rendered = render(&outcome, warnings, &info);
+        if let Some(metric) = metric_of(&outcome) {
+            metrics::emit(metric, facts.source);
+        }
         let status = rendered.response.status().as_u16();
         let detail = match &outcome {
             Outcome::Failed(e) if status >= 500 => Some(e.to_string()),
@@ -127,6 +194,7 @@ impl<S: AccountStore> Handler<S> {
         if let Err(rejection) = http_request::check_envelope(
             request.uri().path(),
             request.method().as_str(),
+            facts.malformed,
             content_type,
             body.len(),
         ) {
@@ -196,6 +264,22 @@ impl<S: AccountStore> Handler<S> {
     }
 }
 
+/// The metric an outcome counts in.
+fn metric_of(outcome: &Outcome) -> Option<Metric> {
+    match outcome {
+        Outcome::Changed(_) => Some(Metric::PasswordChanged),
+        Outcome::Failed(ChangeError::CurrentPasswordIncorrect { .. }) => {
+            Some(Metric::CurrentPasswordIncorrect)
+        }
+        Outcome::Failed(ChangeError::AccountLocked { .. }) => Some(Metric::AccountLocked),
+        Outcome::Failed(ChangeError::Invalid(_) | ChangeError::PasswordReused { .. }) => {
+            Some(Metric::PolicyRejected)
+        }
+        Outcome::Failed(ChangeError::Unavailable(_)) => Some(Metric::DependencyFailure),
+        _ => None,
+    }
+}
+
 /// The caller, and whether the token came in the query string.
 #[derive(Debug, Clone)]
 struct Caller {
@@ -226,15 +310,23 @@ fn query_token(request: &Request) -> Option<String> {
 
 /// Checks and mends the raw event before lambda_http sees it. `None`: not an HTTP event.
 fn prepare(event: &mut Value) -> Option<EventFacts> {
+    let source = EventSource::of(event);
     let object = event.as_object_mut()?;
     let request_context = object
         .get("requestContext")
         .filter(|c| c.is_object())?
         .clone();
     let mut facts = EventFacts {
+        source,
         request_context,
         body_unreadable: false,
+        malformed: false,
     };
+    for key in ["headers", "multiValueHeaders"] {
+        if let Some(headers) = object.get_mut(key) {
+            facts.malformed |= clean_headers(headers, key == "multiValueHeaders");
+        }
+    }
     if object.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
         let readable = match object.get("body") {
             Some(Value::String(body)) => base64::engine::general_purpose::STANDARD
@@ -255,23 +347,63 @@ fn prepare(event: &mut Value) -> Option<EventFacts> {
         facts.body_unreadable = true;
         object.insert("body".into(), Value::Null);
     }
-    // lambda_http types JWT claims as strings; API Gateway sends strings, but be lenient.
-    if let Some(claims) = object
+    // lambda_http types JWT claims as a map of strings; API Gateway sends strings, but be
+    // lenient. The principal is read from the untouched copy in `facts`.
+    if let Some(jwt) = object
         .get_mut("requestContext")
         .and_then(|c| c.get_mut("authorizer"))
         .and_then(|a| a.get_mut("jwt"))
-        .and_then(|j| j.get_mut("claims"))
-        .and_then(Value::as_object_mut)
+        .filter(|j| j.is_object())
     {
-        for value in claims.values_mut() {
-            if !value.is_string() {
-                *value = Value::String(
-                    principal::claim_string(value).unwrap_or_else(|| value.to_string()),
-                );
+        match jwt.get_mut("claims").and_then(Value::as_object_mut) {
+            Some(claims) => {
+                for value in claims.values_mut() {
+                    if !value.is_string() {
+                        *value = Value::String(
+                            principal::claim_string(value).unwrap_or_else(|| value.to_string()),
+                        );
+                    }
+                }
             }
+            None => jwt["claims"] = Value::Null,
         }
     }
     Some(facts)
+}
+
+/// Drops headers that are not valid HTTP; `true` if any was (null values are just absent).
+fn clean_headers(headers: &mut Value, multi_value: bool) -> bool {
+    let Some(map) = headers.as_object_mut() else {
+        let malformed = !headers.is_null();
+        *headers = Value::Null;
+        return malformed;
+    };
+    let valid_value = |v: &str| header::HeaderValue::from_str(v).is_ok();
+    let mut malformed = false;
+    map.retain(|name, value| {
+        if value.is_null() {
+            return false;
+        }
+        let name_ok = header::HeaderName::from_bytes(name.as_bytes()).is_ok();
+        let value_ok = if multi_value {
+            value
+                .as_array()
+                .is_some_and(|vs| vs.iter().all(|v| v.as_str().is_some_and(valid_value)))
+        } else {
+            value.as_str().is_some_and(valid_value)
+        };
+        malformed |= !(name_ok && value_ok);
+        name_ok && value_ok
+    });
+    malformed
+}
+
+/// An event with the marks of an HTTP event (a request context and a method or a version).
+fn looks_like_http(event: &Value) -> bool {
+    event.get("requestContext").is_some_and(Value::is_object)
+        && ["httpMethod", "version", "routeKey", "rawPath"]
+            .iter()
+            .any(|k| event.get(*k).is_some())
 }
 
 impl From<EventError> for lambda_runtime::Diagnostic {

@@ -20,6 +20,7 @@ pub mod issue;
 pub mod jwks;
 pub mod lambda_handler;
 pub mod logging;
+pub mod metrics;
 pub mod password_hashing;
 pub mod password_policy;
 pub mod pepper;

@@ -2,6 +2,8 @@
 //! `scripts/with-moto.sh`, which `make test` uses).
 #![allow(dead_code)]
 
+pub mod runtime_api;
+
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{

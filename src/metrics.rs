@@ -1,0 +1,146 @@
+//! CloudWatch Embedded Metric Format: one JSON line on stdout per counted outcome, which
+//! CloudWatch Logs turns into metrics in the `ChangePassword` namespace.
+
+use serde_json::json;
+
+pub const NAMESPACE: &str = "ChangePassword";
+
+/// What is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    PasswordChanged,
+    CurrentPasswordIncorrect,
+    AccountLocked,
+    PolicyRejected,
+    DependencyFailure,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::PasswordChanged => "PasswordChanged",
+            Metric::CurrentPasswordIncorrect => "CurrentPasswordIncorrect",
+            Metric::AccountLocked => "AccountLocked",
+            Metric::PolicyRejected => "PolicyRejected",
+            Metric::DependencyFailure => "DependencyFailure",
+        }
+    }
+}
+
+/// Which front door the event came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EventSource {
+    RestApi,
+    HttpApi,
+    FunctionUrl,
+    Alb,
+    #[default]
+    Unknown,
+}
+
+impl EventSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventSource::RestApi => "RestApi",
+            EventSource::HttpApi => "HttpApi",
+            EventSource::FunctionUrl => "FunctionUrl",
+            EventSource::Alb => "Alb",
+            EventSource::Unknown => "Unknown",
+        }
+    }
+
+    /// Tells the source from the raw event's shape.
+    pub fn of(event: &serde_json::Value) -> EventSource {
+        let context = &event["requestContext"];
+        if context.get("elb").is_some() {
+            EventSource::Alb
+        } else if event["version"] == "2.0" {
+            let domain = context["domainName"].as_str().unwrap_or_default();
+            if domain.contains(".lambda-url.") {
+                EventSource::FunctionUrl
+            } else {
+                EventSource::HttpApi
+            }
+        } else if event.get("httpMethod").is_some() {
+            EventSource::RestApi
+        } else {
+            EventSource::Unknown
+        }
+    }
+}
+
+/// One EMF document counting `metric` once, with and without the `EventSource` dimension.
+pub fn emf_line(metric: Metric, source: EventSource, timestamp_ms: i64) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["EventSource"], []],
+                "Metrics": [{"Name": metric.name(), "Unit": "Count"}],
+            }],
+        },
+        "EventSource": source.name(),
+        metric.name(): 1,
+    })
+    .to_string()
+}
+
+/// Writes the EMF line for `metric` to stdout.
+pub fn emit(metric: Metric, source: EventSource) {
+    let now = time::OffsetDateTime::now_utc();
+    let ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+    println!("{}", emf_line(metric, source, ms));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn emf_document_is_well_formed() {
+        let line = emf_line(
+            Metric::AccountLocked,
+            EventSource::HttpApi,
+            1_764_288_000_000,
+        );
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "ChangePassword"
+        );
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "AccountLocked"
+        );
+        assert_eq!(v["AccountLocked"], 1);
+        assert_eq!(v["EventSource"], "HttpApi");
+        assert_eq!(v["_aws"]["Timestamp"], 1_764_288_000_000i64);
+    }
+
+    #[test]
+    fn sources_are_told_apart() {
+        let of = |v: Value| EventSource::of(&v);
+        assert_eq!(
+            of(serde_json::json!({"requestContext": {"elb": {}}})),
+            EventSource::Alb
+        );
+        assert_eq!(
+            of(
+                serde_json::json!({"version": "2.0", "requestContext": {"domainName": "x.lambda-url.eu-west-1.on.aws"}})
+            ),
+            EventSource::FunctionUrl
+        );
+        assert_eq!(
+            of(
+                serde_json::json!({"version": "2.0", "requestContext": {"domainName": "x.execute-api.eu-west-1.amazonaws.com"}})
+            ),
+            EventSource::HttpApi
+        );
+        assert_eq!(
+            of(serde_json::json!({"httpMethod": "POST", "requestContext": {}})),
+            EventSource::RestApi
+        );
+    }
+}

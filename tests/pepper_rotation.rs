@@ -1,0 +1,119 @@
+//! The pepper from Secrets Manager, end to end: users hashed under k1, k2 becomes current, they
+//! can still change their password and the new hash uses k2; Secrets Manager unavailable is a
+//! 503 from which the function recovers by itself.
+
+mod support;
+
+use aws_sdk_secretsmanager::Client as Secrets;
+use change_password::password_hashing::PasswordHashing;
+use change_password::secrets_pepper::parse_pepper_secret;
+use serde_json::json;
+use support::*;
+
+const K1: &str = "cGVwcGVyLW9uZS0zMi1ieXRlcy1sb25nLWVub3VnaCE="; // test-only
+const K2: &str = "cGVwcGVyLXR3by0zMi1ieXRlcy1sb25nLWVub3VnaCE="; // test-only
+
+fn event(current: &str, new: &str) -> serde_json::Value {
+    let mut e = load_event("apigw-http-lambda-authorizer.json");
+    e["body"] = json!(json!({"CurrentPassword": current, "NewPassword": new}).to_string());
+    e
+}
+
+#[tokio::test]
+async fn rotation_from_k1_to_k2() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    let secret_id = format!("pepper-{table}");
+    let v1 = json!({"CurrentKeyId": "k1", "Keys": {"k1": K1}}).to_string();
+    Secrets::new(&sdk)
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(&v1)
+        .send()
+        .await
+        .unwrap();
+    // The user was provisioned under k1.
+    let k1 = parse_pepper_secret(&v1).unwrap();
+    let mut record = seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    record.password_hash = Some(hasher().hash(DEMO_CURRENT, &k1).unwrap());
+    change_password::dynamodb_store::put_record(
+        &aws_sdk_dynamodb::Client::new(&sdk),
+        &table,
+        &record,
+    )
+    .await
+    .unwrap();
+
+    let cfg = config(&table, &[("PEPPER_SECRET_ID", secret_id.as_str())]);
+    let app = change_password::app::build(&cfg, &sdk).unwrap();
+    let a = invoke(&app, event(DEMO_CURRENT, DEMO_NEW), "r1").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let after_k1 = s(&item(&sdk, &table, DEMO_SUB).await, "PasswordHash").unwrap();
+    assert!(after_k1.contains(",keyid=azE$"), "{after_k1}");
+    // Without the pepper the stored hash does not verify: the key is really used.
+    assert!(!rust_argon2::verify_encoded(&after_k1, DEMO_NEW.as_bytes()).unwrap_or(false));
+
+    // k2 becomes current; a new cold start reads the new secret.
+    let v2 = json!({"CurrentKeyId": "k2", "Keys": {"k1": K1, "k2": K2}}).to_string();
+    Secrets::new(&sdk)
+        .put_secret_value()
+        .secret_id(&secret_id)
+        .secret_string(&v2)
+        .send()
+        .await
+        .unwrap();
+    let app = change_password::app::build(&cfg, &sdk).unwrap();
+    let a = invoke(&app, event(DEMO_NEW, "amber-Quokka-Harbour-77"), "r2").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let after_k2 = s(&item(&sdk, &table, DEMO_SUB).await, "PasswordHash").unwrap();
+    assert!(after_k2.contains(",keyid=azI$"), "{after_k2}");
+    let k2 = parse_pepper_secret(&v2).unwrap();
+    assert!(
+        hasher()
+            .verify("amber-Quokka-Harbour-77", &after_k2, &k2)
+            .unwrap()
+    );
+    // The k1 hash in the history still verifies (reuse detection across the rotation).
+    let a = invoke(&app, event("amber-Quokka-Harbour-77", DEMO_NEW), "r3").await;
+    assert_eq!(a.error_codes(), vec!["PasswordReused"], "{}", a.body);
+}
+
+#[tokio::test]
+async fn secrets_manager_unavailable_is_503_then_recovers() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let secret_id = format!("pepper-late-{table}");
+    let app = change_password::app::build(
+        &config(&table, &[("PEPPER_SECRET_ID", secret_id.as_str())]),
+        &sdk,
+    )
+    .unwrap();
+    // The secret cannot be read yet.
+    let a = invoke(&app, event(DEMO_CURRENT, DEMO_NEW), "r1").await;
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert_eq!(a.error_codes(), vec!["ServiceUnavailable"]);
+    assert_eq!(
+        n(
+            &item(&sdk, &table, DEMO_SUB).await,
+            "FailedPasswordAttempts"
+        ),
+        None
+    );
+    // Once it can, the same process serves the request: nothing to restart.
+    let v1 = json!({"CurrentKeyId": "k1", "Keys": {"k1": K1}}).to_string();
+    Secrets::new(&sdk)
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(&v1)
+        .send()
+        .await
+        .unwrap();
+    let a = invoke(&app, event(DEMO_CURRENT, DEMO_NEW), "r2").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(
+        s(&item(&sdk, &table, DEMO_SUB).await, "PasswordHash")
+            .unwrap()
+            .contains("keyid=azE")
+    );
+}

@@ -1,0 +1,608 @@
+//! The real `change-password` binary under a Lambda Runtime API emulator: a corpus of bad input
+//! (never a 5xx, never a dead process, no secret in the TRACE logs), and races between several
+//! processes changing one account.
+
+mod support;
+
+use base64::Engine;
+use serde_json::{Value, json};
+use std::time::Duration;
+use support::runtime_api::{Invocation, RuntimeApi};
+use support::*;
+use tokio::io::AsyncReadExt;
+
+const MARKER: &str = "Corpus-Secret-Marker-93f1";
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn aws_vars(table: &str, extra: &[(&str, &str)]) -> Vec<(&'static str, String)> {
+    let mut vars: Vec<(&'static str, String)> = [
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ]
+    .into_iter()
+    .map(|k| (k, std::env::var(k).unwrap()))
+    .collect();
+    vars.push(("AWS_EC2_METADATA_DISABLED", "true".into()));
+    vars.push(("USERS_TABLE", table.into()));
+    for (k, v) in extra {
+        vars.push((Box::leak(k.to_string().into_boxed_str()), v.to_string()));
+    }
+    vars
+}
+
+fn http_event(body: &str) -> Value {
+    let mut e = load_event("apigw-http-jwt.json");
+    e["isBase64Encoded"] = json!(false);
+    e["body"] = json!(body);
+    e
+}
+
+fn wrong(new: &str) -> String {
+    json!({"CurrentPassword": format!("{MARKER}-wrong"), "NewPassword": new}).to_string()
+}
+
+/// At least 200 events an attacker or a broken client could send. `true`: an HTTP event, which
+/// must get a 4xx; `false`: not an HTTP event, which may get a clean error instead.
+fn corpus() -> Vec<(String, Value, bool)> {
+    let mut out: Vec<(String, Value, bool)> = Vec::new();
+    let mut http = |name: String, e: Value| out.push((name, e, true));
+    // Bodies that are not the request: invalid JSON, wrong shapes and types.
+    let bad_json = [
+        "",
+        " ",
+        "{",
+        "}",
+        "[",
+        "{\"CurrentPassword\"",
+        "{\"CurrentPassword\":}",
+        "{,}",
+        "{'a':1}",
+        "nul",
+        "tru",
+        "01",
+        "{\"a\":1,}",
+        "\u{0}",
+        "{\"CurrentPassword\":\"a\"\"NewPassword\":\"b\"}",
+        "{\"x\":\"\\u12\"}",
+        "\"\\ud800\"",
+        "[1,2",
+        "{\"a\":NaN}",
+        "{\"a\":Infinity}",
+        "1e999999",
+        "{\"CurrentPassword\":\"a\\x\"}",
+        "<xml/>",
+        "a=b&c=d",
+        "{\"CurrentPassword\":\"a\",}",
+        "// comment",
+        "{\"a\":[}",
+        "{\"a\":{\"b\":}",
+        "\u{feff}{}",
+        "{}}",
+    ];
+    for (i, body) in bad_json.iter().enumerate() {
+        http(format!("bad-json-{i}"), http_event(body));
+    }
+    let values = [
+        json!(1),
+        json!(1.5),
+        json!(true),
+        json!([]),
+        json!(["a"]),
+        json!({}),
+        json!({"a": "b"}),
+        json!(-0),
+    ];
+    for (i, v) in values.iter().enumerate() {
+        http(
+            format!("type-current-{i}"),
+            http_event(
+                &json!({"CurrentPassword": v, "NewPassword": "violet-Harbor-Lantern-42"})
+                    .to_string(),
+            ),
+        );
+        http(
+            format!("type-new-{i}"),
+            http_event(&json!({"CurrentPassword": MARKER, "NewPassword": v}).to_string()),
+        );
+    }
+    for body in [
+        json!([]),
+        json!("text"),
+        json!(42),
+        json!(null),
+        json!(true),
+    ] {
+        http(format!("not-object-{body}"), http_event(&body.to_string()));
+    }
+    for depth in [10, 100, 127, 129, 1000, 5000] {
+        let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        http(
+            format!("deep-array-{depth}"),
+            http_event(&format!("{{\"CurrentPassword\":{nested}}}")),
+        );
+        let objects = format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+        http(format!("deep-object-{depth}"), http_event(&objects));
+    }
+    // Huge and strange strings.
+    for len in [129, 1000, 15_000, 16_385, 100_000, 1_000_000] {
+        http(
+            format!("huge-new-{len}"),
+            http_event(&wrong(&"x".repeat(len))),
+        );
+        http(format!("huge-current-{len}"), http_event(&json!({"CurrentPassword": "y".repeat(len), "NewPassword": "violet-Harbor-Lantern-42"}).to_string()));
+    }
+    let strange = [
+        "\u{0}",
+        "a\u{0}b-Lantern-Harbor-99",
+        "\u{1}\u{2}\u{3}\u{7f}",
+        "\r\n\t",
+        "\u{202e}evil",
+        "\u{fffd}\u{fffd}",
+        "😀😀😀😀😀😀😀😀😀😀😀😀",
+        "\u{FB01}\u{FB01}\u{FB01}\u{FB01}\u{FB01}\u{FB01}\u{FB01}",
+        "ǅǅǅǅǅǅǅǅǅǅǅǅǅ",
+        "' OR 1=1 --",
+        "${jndi:ldap://x}",
+        "%00%01",
+        "\u{10ffff}\u{10ffff}",
+    ];
+    for (i, s) in strange.iter().enumerate() {
+        http(format!("strange-new-{i}"), http_event(&wrong(s)));
+        http(
+            format!("strange-current-{i}"),
+            http_event(
+                &json!({"CurrentPassword": s, "NewPassword": "violet-Harbor-Lantern-42"})
+                    .to_string(),
+            ),
+        );
+    }
+    http(
+        "null-fields".into(),
+        http_event(&json!({"CurrentPassword": null, "NewPassword": null}).to_string()),
+    );
+    http(
+        "empty-fields".into(),
+        http_event(&json!({"CurrentPassword": "", "NewPassword": ""}).to_string()),
+    );
+    http(
+        "dup-fields".into(),
+        http_event(r#"{"CurrentPassword":"a","currentpassword":"b","NewPassword":"c"}"#),
+    );
+    // Base64 bodies: invalid base64, and valid base64 of invalid UTF-8.
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for (i, body) in [
+        "%%%",
+        "a",
+        "ab=",
+        "====",
+        "YWJj\n",
+        "not base64 at all!",
+        "Zm9v YmFy",
+        "\u{0}",
+        "-_-_",
+        "YQ",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut e = http_event(body);
+        e["isBase64Encoded"] = json!(true);
+        http(format!("bad-base64-{i}"), e);
+    }
+    for (i, bytes) in [
+        vec![0xff],
+        vec![0xc3, 0x28],
+        vec![0xe2, 0x82],
+        vec![0xf0, 0x9f, 0x98],
+        vec![0xed, 0xa0, 0x80],
+        vec![0x80; 10],
+        vec![0; 5],
+        b"{\"CurrentPassword\":\"\xff\"}".to_vec(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = http_event(&b64.encode(bytes));
+        e["isBase64Encoded"] = json!(true);
+        http(format!("bad-utf8-{i}"), e);
+    }
+    for body in [json!(5), json!({"a": 1}), json!([1])] {
+        let mut e = http_event("");
+        e["body"] = body.clone();
+        http(format!("body-not-string-{body}"), e);
+    }
+    // Headers and methods.
+    for ct in [
+        "text/plain",
+        "application/xml",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencoded",
+        "json",
+        "application/",
+        "*/*",
+        "application/json-patch",
+        "text/json",
+        "\u{7f}",
+    ] {
+        let mut e = http_event(&wrong("violet-Harbor-Lantern-42"));
+        e["headers"]["content-type"] = json!(ct);
+        http(format!("content-type-{ct}"), e);
+    }
+    for method in [
+        "GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "CONNECT", "post", "FOO",
+    ] {
+        let mut e = http_event(&wrong("violet-Harbor-Lantern-42"));
+        e["requestContext"]["http"]["method"] = json!(method);
+        http(format!("method-{method}"), e);
+    }
+    for (i, headers) in [
+        json!(null),
+        json!({}),
+        json!({"content-type": null}),
+        json!({"authorization": "Bearer"}),
+        json!({"authorization": "Basic dXNlcjpwYXNz"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = http_event(&wrong("violet-Harbor-Lantern-42"));
+        e["headers"] = headers;
+        http(format!("headers-{i}"), e);
+    }
+    // Paths.
+    for path in [
+        "/",
+        "",
+        "/api",
+        "/api/workspace/account/change-password/",
+        "/API/WORKSPACE/ACCOUNT/CHANGE-PASSWORD",
+        "/a/b/api/workspace/account/change-password",
+        "/api/workspace/account/../account/change-password",
+        "/api/workspace/account/change-password%00",
+        "/ünï/api",
+        &format!("/{}", "x".repeat(10_000)),
+    ] {
+        let mut e = http_event(&wrong("violet-Harbor-Lantern-42"));
+        e["rawPath"] = json!(path);
+        e["requestContext"]["http"]["path"] = json!(path);
+        http(
+            format!("path-{}", path.chars().take(40).collect::<String>()),
+            e,
+        );
+    }
+    // Missing or empty request-context fields and claims.
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let mutations: Vec<(&str, Mutation)> = vec![
+        ("ctx-empty", Box::new(|e| e["requestContext"] = json!({}))),
+        (
+            "authorizer-null",
+            Box::new(|e| e["requestContext"]["authorizer"] = json!(null)),
+        ),
+        (
+            "authorizer-empty",
+            Box::new(|e| e["requestContext"]["authorizer"] = json!({})),
+        ),
+        (
+            "jwt-null",
+            Box::new(|e| e["requestContext"]["authorizer"]["jwt"] = json!(null)),
+        ),
+        (
+            "jwt-empty",
+            Box::new(|e| e["requestContext"]["authorizer"]["jwt"] = json!({})),
+        ),
+        (
+            "claims-empty",
+            Box::new(|e| e["requestContext"]["authorizer"]["jwt"]["claims"] = json!({})),
+        ),
+        (
+            "claims-null",
+            Box::new(|e| e["requestContext"]["authorizer"]["jwt"]["claims"] = json!(null)),
+        ),
+        (
+            "claims-array",
+            Box::new(|e| e["requestContext"]["authorizer"]["jwt"]["claims"] = json!([1, 2])),
+        ),
+        (
+            "sub-null",
+            Box::new(|e| e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!(null)),
+        ),
+        (
+            "sub-empty",
+            Box::new(|e| e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!("")),
+        ),
+        (
+            "sub-number",
+            Box::new(|e| e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!(12345)),
+        ),
+        (
+            "sub-object",
+            Box::new(|e| {
+                e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!({"a": 1})
+            }),
+        ),
+        (
+            "sub-huge",
+            Box::new(|e| {
+                e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!("s".repeat(5000))
+            }),
+        ),
+        (
+            "sub-other-user",
+            Box::new(|e| {
+                e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!("no-such-user")
+            }),
+        ),
+        (
+            "machine",
+            Box::new(|e| {
+                let c = &mut e["requestContext"]["authorizer"]["jwt"]["claims"];
+                c.as_object_mut().unwrap().remove("username");
+                c["client_id"] = c["sub"].clone();
+            }),
+        ),
+        (
+            "lambda-empty",
+            Box::new(|e| e["requestContext"]["authorizer"] = json!({"lambda": {}})),
+        ),
+        (
+            "lambda-null",
+            Box::new(|e| e["requestContext"]["authorizer"] = json!({"lambda": null})),
+        ),
+        (
+            "principal-empty",
+            Box::new(|e| e["requestContext"]["authorizer"] = json!({"principalId": ""})),
+        ),
+        (
+            "api-key-only",
+            Box::new(|e| {
+                e["requestContext"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("authorizer");
+                e["requestContext"]["identity"] = json!({"apiKey": "k", "apiKeyId": "id"});
+            }),
+        ),
+        (
+            "http-missing",
+            Box::new(|e| {
+                e["requestContext"].as_object_mut().unwrap().remove("http");
+            }),
+        ),
+        (
+            "stage-missing",
+            Box::new(|e| {
+                e["requestContext"].as_object_mut().unwrap().remove("stage");
+            }),
+        ),
+        (
+            "query-token-garbage",
+            Box::new(|e| {
+                e["requestContext"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("authorizer");
+                e["queryStringParameters"] = json!({"access_token": "x.y.z"});
+            }),
+        ),
+    ];
+    for (name, mutate) in mutations {
+        let mut e = http_event(&json!({"CurrentPassword": format!("{MARKER}-current"), "NewPassword": "violet-Harbor-Lantern-42"}).to_string());
+        mutate(&mut e);
+        http(name.to_string(), e);
+    }
+    // REST and ALB shapes with odd fields.
+    for (i, mutate) in [
+        |e: &mut Value| e["multiValueHeaders"] = json!(null),
+        |e: &mut Value| e["headers"] = json!(null),
+        |e: &mut Value| e["requestContext"]["authorizer"] = json!({"claims": null}),
+        |e: &mut Value| e["requestContext"]["authorizer"]["claims"] = json!({}),
+        |e: &mut Value| e["httpMethod"] = json!("GET"),
+        |e: &mut Value| e["path"] = json!("/nope"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = load_event("apigw-rest-cognito.json");
+        e["body"] = json!(wrong("violet-Harbor-Lantern-42"));
+        mutate(&mut e);
+        http(format!("rest-{i}"), e);
+    }
+    for (i, mutate) in [
+        |e: &mut Value| e["headers"]["authorization"] = json!("Bearer garbage"),
+        |e: &mut Value| {
+            e["headers"]
+                .as_object_mut()
+                .unwrap()
+                .remove("authorization");
+        },
+        |e: &mut Value| e["queryStringParameters"] = json!({"access_token": ""}),
+        |e: &mut Value| e["httpMethod"] = json!("DELETE"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = load_event("alb.json");
+        mutate(&mut e);
+        http(format!("alb-{i}"), e);
+    }
+    // Not HTTP events at all.
+    let not_http = [
+        json!(null),
+        json!(true),
+        json!(1),
+        json!("text"),
+        json!([]),
+        json!([1, 2, 3]),
+        json!({}),
+        json!({"Records": [{"eventSource": "aws:s3"}]}),
+        json!({"Records": [{"eventSource": "aws:sqs", "body": "x"}]}),
+        json!({"source": "aws.events", "detail-type": "Scheduled Event"}),
+        json!({"requestContext": null}),
+        json!({"requestContext": "x"}),
+        json!({"requestContext": []}),
+        json!({"httpMethod": "POST"}),
+        json!({"version": "2.0"}),
+        json!({"body": "x"}),
+        json!({"key1": "value1"}),
+    ];
+    for (i, e) in not_http.into_iter().enumerate() {
+        out.push((format!("not-http-{i}"), e, false));
+    }
+    out
+}
+
+async fn drain(mut pipe: impl tokio::io::AsyncRead + Unpin) -> String {
+    let mut text = String::new();
+    let _ = pipe.read_to_string(&mut text).await;
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_corpus_never_breaks_the_process() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let api = RuntimeApi::start().await;
+    let mut child = api.spawn_function(&aws_vars(
+        &table,
+        &[
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+            ("LOCKOUT_THRESHOLD", "0"),
+        ],
+    ));
+    let stdout = tokio::spawn(drain(child.stdout.take().unwrap()));
+    let stderr = tokio::spawn(drain(child.stderr.take().unwrap()));
+    let corpus = corpus();
+    assert!(
+        corpus.len() >= 200,
+        "the corpus has {} events",
+        corpus.len()
+    );
+    let (mut statuses, mut errors, mut failures) =
+        (std::collections::BTreeMap::new(), 0, Vec::new());
+    for (name, event, is_http) in &corpus {
+        match api.invoke(event.clone(), LIMIT).await {
+            Some(Invocation::Response(r)) => {
+                let status = r["statusCode"].as_u64().unwrap_or(0);
+                if !(400..500).contains(&status) {
+                    failures.push(format!("{name}: status {status}: {r}"));
+                }
+                *statuses.entry(status).or_insert(0) += 1;
+                let body = r["body"].as_str().unwrap_or_default();
+                assert!(
+                    !body.contains(MARKER),
+                    "{name}: a password came back: {body}"
+                );
+            }
+            Some(Invocation::Error(e)) => {
+                if *is_http {
+                    failures.push(format!(
+                        "{name}: an HTTP event got an invocation error: {e}"
+                    ));
+                }
+                errors += 1;
+            }
+            None => panic!(
+                "{name}: no answer: the process died or hung ({:?})",
+                child.try_wait()
+            ),
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{name}: the process exited"
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // The next valid request still succeeds.
+    match api.invoke(load_event("apigw-http-jwt.json"), LIMIT).await {
+        Some(Invocation::Response(r)) => assert_eq!(r["statusCode"], 200, "{r}"),
+        other => panic!("{other:?}"),
+    }
+    child.kill().await.unwrap();
+    let logs = format!("{}{}", stdout.await.unwrap(), stderr.await.unwrap());
+    assert!(!logs.contains("panicked"), "a panic was logged");
+    for secret in [MARKER, DEMO_CURRENT, DEMO_NEW, "$argon2"] {
+        assert!(!logs.contains(secret), "{secret} reached the logs");
+    }
+    assert!(
+        logs.contains("change-password request"),
+        "the function logged its requests"
+    );
+    eprintln!(
+        "corpus: {} events, statuses {statuses:?}, {errors} clean invocation errors",
+        corpus.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_racing_on_one_account() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let api = std::sync::Arc::new(RuntimeApi::start().await);
+    let mut children: Vec<_> = (0..3)
+        .map(|_| api.spawn_function(&aws_vars(&table, &[("LOCKOUT_THRESHOLD", "0")])))
+        .collect();
+    // Concurrent wrong attempts are counted exactly.
+    let attempts = 6;
+    let mut tasks = Vec::new();
+    for i in 0..attempts {
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            api.invoke(
+                http_event(&wrong(&format!("racer-{i}-Violet-Harbor-Lantern"))),
+                LIMIT,
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        match t.await.unwrap() {
+            Some(Invocation::Response(r)) => assert_eq!(r["statusCode"], 400, "{r}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        n(
+            &item(&sdk, &table, DEMO_SUB).await,
+            "FailedPasswordAttempts"
+        ),
+        Some(attempts)
+    );
+    // Concurrent changes: exactly one wins.
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let api = api.clone();
+        let new = format!("racer-{i}-Violet-Harbor-Lantern");
+        let body = json!({"CurrentPassword": DEMO_CURRENT, "NewPassword": new}).to_string();
+        tasks.push(tokio::spawn(async move {
+            (new, api.invoke(http_event(&body), LIMIT).await)
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (new, answer) = t.await.unwrap();
+        match answer {
+            Some(Invocation::Response(r)) => match r["statusCode"].as_u64() {
+                Some(200) => winners.push(new),
+                Some(409) | Some(400) => {}
+                _ => panic!("{r}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let stored = s(&item(&sdk, &table, DEMO_SUB).await, "PasswordHash").unwrap();
+    assert!(rust_argon2::verify_encoded(&stored, winners[0].as_bytes()).unwrap());
+    for child in &mut children {
+        assert!(child.try_wait().unwrap().is_none());
+        child.kill().await.unwrap();
+    }
+}

@@ -1,0 +1,44 @@
+//! The real binary refuses a bad configuration at start-up, naming the variable.
+
+use std::process::Command;
+
+fn start(vars: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_change-password"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in vars {
+        command.env(k, v);
+    }
+    let output = command.output().expect("the binary runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_missing_table_stops_the_cold_start_with_the_variable_named() {
+    let (code, stderr) = start(&[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("USERS_TABLE"), "{stderr}");
+}
+
+#[test]
+fn bad_values_are_named() {
+    for (var, value) in [
+        ("PASSWORD_MIN_SCORE", "9"),
+        ("ARGON2_MEMORY_KIB", "lots"),
+        ("LOCKOUT_THRESHOLD", "-3"),
+        ("JWT_JWKS_URL", "http://jwks.example.com/keys"),
+    ] {
+        let (code, stderr) = start(&[
+            ("USERS_TABLE", "users"),
+            ("JWT_ISSUER", "https://issuer.example"),
+            (var, value),
+        ]);
+        assert_eq!(code, Some(2), "{var}: {stderr}");
+        assert!(stderr.contains(var), "{var}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

@@ -1,0 +1,192 @@
+//! A small Lambda Runtime API emulator: the real `change-password` binary polls it for events,
+//! exactly as it polls Lambda, so tests can drive the whole process (several at once).
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// How an invocation ended.
+#[derive(Debug, Clone)]
+pub enum Invocation {
+    Response(Value),
+    Error(Value),
+}
+
+struct Shared {
+    events: Mutex<mpsc::UnboundedReceiver<(String, Value)>>,
+    pending: std::sync::Mutex<HashMap<String, oneshot::Sender<Invocation>>>,
+    first_poll: std::sync::Mutex<Option<Instant>>,
+    init_errors: std::sync::Mutex<Vec<String>>,
+}
+
+pub struct RuntimeApi {
+    pub address: String,
+    sender: mpsc::UnboundedSender<(String, Value)>,
+    shared: Arc<Shared>,
+    counter: AtomicUsize,
+}
+
+impl RuntimeApi {
+    pub async fn start() -> RuntimeApi {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            events: Mutex::new(receiver),
+            pending: std::sync::Mutex::new(HashMap::new()),
+            first_poll: std::sync::Mutex::new(None),
+            init_errors: std::sync::Mutex::new(Vec::new()),
+        });
+        let s = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(serve_connection(socket, s.clone()));
+            }
+        });
+        RuntimeApi {
+            address,
+            sender,
+            shared,
+            counter: AtomicUsize::new(0),
+        }
+    }
+
+    /// Queues `event` and waits for the function's answer (or `None` after `limit`).
+    pub async fn invoke(&self, event: Value, limit: Duration) -> Option<Invocation> {
+        let id = format!("req-{}", self.counter.fetch_add(1, Ordering::SeqCst));
+        let (tx, rx) = oneshot::channel();
+        self.shared.pending.lock().unwrap().insert(id.clone(), tx);
+        self.sender.send((id, event)).ok()?;
+        tokio::time::timeout(limit, rx).await.ok()?.ok()
+    }
+
+    /// When the first `next` poll arrived.
+    pub fn first_poll(&self) -> Option<Instant> {
+        *self.shared.first_poll.lock().unwrap()
+    }
+
+    pub fn init_errors(&self) -> Vec<String> {
+        self.shared.init_errors.lock().unwrap().clone()
+    }
+
+    /// Starts the real binary against this emulator with `vars` (plus the Lambda ones).
+    pub fn spawn_function(&self, vars: &[(&str, String)]) -> tokio::process::Child {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_change-password"));
+        command
+            .env("AWS_LAMBDA_RUNTIME_API", &self.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", "change-password")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/change-password")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in vars {
+            command.env(k, v);
+        }
+        command.spawn().expect("the function binary starts")
+    }
+}
+
+async fn read_request(
+    socket: &mut TcpStream,
+    buf: &mut Vec<u8>,
+) -> Option<(String, String, Vec<u8>)> {
+    let mut chunk = [0u8; 16384];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_string())
+                })
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + length {
+                let n = socket.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let body = buf[end + 4..end + 4 + length].to_vec();
+            buf.drain(..end + 4 + length);
+            let mut first = head.lines().next().unwrap_or_default().split_whitespace();
+            let method = first.next().unwrap_or_default().to_string();
+            let path = first.next().unwrap_or_default().to_string();
+            return Some((method, path, body));
+        }
+        let n = socket.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+async fn serve_connection(mut socket: TcpStream, shared: Arc<Shared>) {
+    let mut buf = Vec::new();
+    while let Some((method, path, body)) = read_request(&mut socket, &mut buf).await {
+        let reply = if method == "GET" && path.ends_with("/runtime/invocation/next") {
+            shared
+                .first_poll
+                .lock()
+                .unwrap()
+                .get_or_insert_with(Instant::now);
+            let next = shared.events.lock().await.recv().await;
+            let Some((id, event)) = next else { return };
+            let body = event.to_string();
+            let deadline = (std::time::SystemTime::now() + Duration::from_secs(10))
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis();
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\n\
+                 Lambda-Runtime-Deadline-Ms: {deadline}\r\n\
+                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:eu-west-1:123456789012:function:change-password\r\n\
+                 Lambda-Runtime-Trace-Id: Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        } else if method == "POST" && path.contains("/runtime/invocation/") {
+            let id = path.split('/').rev().nth(1).unwrap_or_default().to_string();
+            let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let outcome = if path.ends_with("/response") {
+                Invocation::Response(value)
+            } else {
+                Invocation::Error(value)
+            };
+            if let Some(tx) = shared.pending.lock().unwrap().remove(&id) {
+                let _ = tx.send(outcome);
+            }
+            "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n".to_string()
+        } else if method == "POST" && path.ends_with("/runtime/init/error") {
+            shared
+                .init_errors
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&body).to_string());
+            "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n".to_string()
+        } else {
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string()
+        };
+        if socket.write_all(reply.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
