@@ -9,11 +9,12 @@ export PATH := $(VENV)/bin:$(PATH)
 # argon2 and the test servers are CPU-bound; keep cargo's test threads to the cores we have.
 export RUST_TEST_THREADS ?= 2
 
-.PHONY: help run test test-rust lint fmt-check clippy cfn-lint template-test openapi-lint venv clean
+.PHONY: bench help run test test-rust lint fmt-check clippy cfn-lint template-test openapi-lint venv clean
 
 help:
 	@echo "make run   - build, start moto, seed a demo user, serve the function on 127.0.0.1:9000"
 	@echo "make test  - install what is needed, start moto, run every test and lint"
+	@echo "make bench - benchmarks (criterion, cold start, peak RSS, ratio against argon2-cffi)"
 	@echo "make lint  - cargo fmt --check, clippy -D warnings, cfn-lint, sam validate, template tests, openapi validation"
 
 # Python tools (moto, cargo-lambda, cfn-lint, argon2-cffi, openapi-spec-validator), pinned.
@@ -53,6 +54,12 @@ template-test: venv
 
 openapi-lint: venv
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
+
+# Criterion benchmarks, the process benchmark (cold start, peak RSS) against moto, and the
+# ratio of the handler to two argon2-cffi hashes measured in the same run. See BENCHMARKS.md.
+bench: venv
+	scripts/with-moto.sh cargo bench --locked --bench core --bench process
+	$(PY) scripts/bench_ratio.py
 
 clean:
 	rm -rf $(VENV) target

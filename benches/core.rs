@@ -1,0 +1,144 @@
+//! Criterion benchmarks: one argon2 hash, one verify, the whole handler on the in-memory store,
+//! the handler's overhead without argon2, event parsing, and start-up (config and clients).
+//!
+//!     make bench     (prints the handler's time against two argon2-cffi hashes as a ratio)
+
+use change_password::account::AccountRecord;
+use change_password::account_store::InMemoryAccountStore;
+use change_password::change_password::{ChangePasswordService, ProtectionSettings, system_clock};
+use change_password::config::Config;
+use change_password::lambda_handler::Handler;
+use change_password::password_hashing::{
+    Argon2Hasher, Argon2Settings, PasswordHashing, PepperKeys,
+};
+use change_password::password_policy::PasswordPolicy;
+use change_password::pepper::StaticPepper;
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+
+const USER: &str = "7c1d5e2a-3b4f-4a6e-8d9c-0e1f2a3b4c5d";
+const A: &str = "correct horse battery staple";
+const B: &str = "violet-Harbor-Lantern-42";
+
+fn event(current: &str, new: &str) -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/events/apigw-http-lambda-authorizer.json"
+    ))
+    .unwrap();
+    let mut e: Value = serde_json::from_str(&text).unwrap();
+    e["body"] = json!(json!({"CurrentPassword": current, "NewPassword": new}).to_string());
+    e
+}
+
+fn context() -> lambda_runtime::Context {
+    let mut c = lambda_runtime::Context::default();
+    c.request_id = "bench".into();
+    c
+}
+
+fn handler(
+    settings: Argon2Settings,
+) -> (
+    Arc<Handler<InMemoryAccountStore>>,
+    Arc<InMemoryAccountStore>,
+) {
+    let hasher = Arc::new(Argon2Hasher::new(settings));
+    let store = Arc::new(InMemoryAccountStore::new());
+    store.put(AccountRecord::new_user(
+        USER,
+        hasher.hash(A, &PepperKeys::none()).unwrap(),
+    ));
+    let service = ChangePasswordService::new(
+        store.clone(),
+        hasher,
+        Arc::new(StaticPepper::none()),
+        PasswordPolicy::default(),
+        // No history, so that the benchmark can alternate between two passwords.
+        ProtectionSettings {
+            history_depth: 0,
+            ..ProtectionSettings::default()
+        },
+        system_clock(),
+    );
+    (Arc::new(Handler::new(service, None)), store)
+}
+
+fn benches(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let settings = Argon2Settings::default();
+    let hasher = Argon2Hasher::new(settings);
+    let none = PepperKeys::none();
+    let stored = hasher.hash(A, &none).unwrap();
+
+    let mut g = c.benchmark_group("argon2id_m19456_t2_p1");
+    g.sample_size(30);
+    g.bench_function("hash", |b| {
+        b.iter(|| hasher.hash(black_box(A), &none).unwrap())
+    });
+    g.bench_function("verify", |b| {
+        b.iter(|| hasher.verify(black_box(A), &stored, &none).unwrap())
+    });
+    g.finish();
+
+    // The whole request: parse, principal, read, rules, verify, hash, conditional write.
+    let (h, _store) = handler(settings);
+    let (ab, ba) = (event(A, B), event(B, A));
+    let mut flip = false;
+    let mut g = c.benchmark_group("handler");
+    g.sample_size(30);
+    g.bench_function("change_password_in_memory", |b| {
+        b.iter(|| {
+            flip = !flip;
+            let e = if flip { ab.clone() } else { ba.clone() };
+            let r = rt.block_on(h.handle_event(e, context())).unwrap();
+            assert_eq!(r["statusCode"], 200);
+        })
+    });
+    // Everything but argon2: a request refused at validation (after the read and the rules).
+    let invalid = event(A, "short");
+    g.bench_function("overhead_without_argon2", |b| {
+        b.iter(|| {
+            let r = rt
+                .block_on(h.handle_event(invalid.clone(), context()))
+                .unwrap();
+            assert_eq!(r["statusCode"], 400);
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("parts");
+    let text = serde_json::to_string(&ab).unwrap();
+    g.bench_function("event_parse_json", |b| {
+        b.iter(|| serde_json::from_str::<Value>(black_box(&text)).unwrap())
+    });
+    g.bench_function("password_policy_zxcvbn", |b| {
+        let policy = PasswordPolicy::default();
+        let ids = change_password::password_policy::Identifiers {
+            user_id: USER,
+            email: Some("demo@example.com"),
+            username: Some("demo"),
+        };
+        b.iter(|| policy.check(black_box(B), &ids))
+    });
+    g.bench_function("startup_config_and_clients", |b| {
+        let vars: HashMap<&str, &str> = HashMap::from([("USERS_TABLE", "users")]);
+        b.iter(|| {
+            rt.block_on(async {
+                let config = Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+                let sdk = change_password::aws_clients::load().await;
+                change_password::app::build(&config, &sdk).unwrap()
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(core, benches);
+criterion_main!(core);

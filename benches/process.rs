@@ -1,0 +1,144 @@
+//! The release binary as Lambda runs it, under the Runtime API emulator of the tests:
+//! cold start (process start to the first poll of the Runtime API) and peak RSS over real
+//! password changes against moto. Run through `make bench` (it starts moto).
+
+#[path = "../tests/support/runtime_api.rs"]
+mod runtime_api;
+
+use runtime_api::{Invocation, RuntimeApi};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const USER: &str = "7c1d5e2a-3b4f-4a6e-8d9c-0e1f2a3b4c5d";
+
+fn vars(table: &str) -> Vec<(&'static str, String)> {
+    let mut v: Vec<(&'static str, String)> = [
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ]
+    .into_iter()
+    .filter_map(|k| std::env::var(k).ok().map(|v| (k, v)))
+    .collect();
+    v.push(("USERS_TABLE", table.to_string()));
+    v.push(("AWS_EC2_METADATA_DISABLED", "true".into()));
+    v.push(("PASSWORD_HISTORY", "0".into()));
+    v
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        println!("process: benchmark");
+        return;
+    }
+    // Cold start: spawn, config, clients, handler, first poll. No AWS call is made at init.
+    let mut starts = Vec::new();
+    for _ in 0..20 {
+        let api = RuntimeApi::start().await;
+        let began = Instant::now();
+        let mut child = api.spawn_function(&vars("users"));
+        while api.first_poll().is_none() {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+            assert!(began.elapsed() < Duration::from_secs(10), "no first poll");
+        }
+        starts.push(
+            api.first_poll()
+                .unwrap()
+                .duration_since(began)
+                .as_secs_f64()
+                * 1000.0,
+        );
+        child.kill().await.unwrap();
+    }
+    println!(
+        "cold_start_to_first_poll_ms median {:.1} min {:.1} max {:.1} (n={})",
+        median(starts.clone()),
+        starts.iter().cloned().fold(f64::MAX, f64::min),
+        starts.iter().cloned().fold(0.0, f64::max),
+        starts.len()
+    );
+
+    // Peak RSS over 20 real changes (moto as the table), default argon2 parameters.
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
+        println!("peak_rss: skipped (no AWS_ENDPOINT_URL; run through `make bench`)");
+        return;
+    };
+    let table = format!("bench-{}", std::process::id());
+    let sdk = change_password::aws_clients::load().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    client
+        .create_table()
+        .table_name(&table)
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("UserId")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("UserId")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    use change_password::password_hashing::PasswordHashing;
+    let hasher = change_password::password_hashing::Argon2Hasher::new(Default::default());
+    let record = change_password::account::AccountRecord::new_user(
+        USER,
+        hasher
+            .hash("pw-0-Violet-Harbor-Lantern", &Default::default())
+            .unwrap(),
+    );
+    change_password::dynamodb_store::put_record(&client, &table, &record)
+        .await
+        .unwrap();
+    let api = RuntimeApi::start().await;
+    let child = api.spawn_function(&vars(&table));
+    let pid = child.id().unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/events/apigw-http-lambda-authorizer.json"
+    ))
+    .unwrap();
+    let mut latencies = Vec::new();
+    for i in 0..20 {
+        let mut e: Value = serde_json::from_str(&text).unwrap();
+        e["body"] = json!(json!({"CurrentPassword": format!("pw-{i}-Violet-Harbor-Lantern"), "NewPassword": format!("pw-{}-Violet-Harbor-Lantern", i + 1)}).to_string());
+        let began = Instant::now();
+        match api.invoke(e, Duration::from_secs(20)).await {
+            Some(Invocation::Response(r)) => assert_eq!(r["statusCode"], 200, "{r}"),
+            other => panic!("{other:?}"),
+        }
+        latencies.push(began.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "request_ms_against_moto median {:.1} (n=20; argon2 verify + hash + 2 moto calls)",
+        median(latencies)
+    );
+    println!(
+        "peak_rss_kib {} (VmHWM after 20 changes; endpoint {endpoint})",
+        peak_rss_kib(pid).unwrap_or(0)
+    );
+    drop(child);
+}
