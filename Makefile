@@ -9,12 +9,13 @@ export PATH := $(VENV)/bin:$(PATH)
 # argon2 and the test servers are CPU-bound; keep cargo's test threads to the cores we have.
 export RUST_TEST_THREADS ?= 2
 
-.PHONY: bench help run test test-rust lint fmt-check clippy cfn-lint template-test openapi-lint venv clean
+.PHONY: bench contract-test fuzz help run test test-rust lint fmt-check clippy cfn-lint template-test openapi-lint venv clean
 
 help:
 	@echo "make run   - build, start moto, seed a demo user, serve the function on 127.0.0.1:9000"
 	@echo "make test  - install what is needed, start moto, run every test and lint"
 	@echo "make bench - benchmarks (criterion, cold start, peak RSS, ratio against argon2-cffi)"
+	@echo "make fuzz  - cargo fuzz of raw events for FUZZ_SECONDS (default 120)"
 	@echo "make lint  - cargo fmt --check, clippy -D warnings, cfn-lint, sam validate, template tests, openapi validation"
 
 # Python tools (moto, cargo-lambda, cfn-lint, argon2-cffi, openapi-spec-validator), pinned.
@@ -28,12 +29,16 @@ venv: $(VENV)/.installed
 run: venv
 	scripts/run-local.sh
 
-test: venv lint test-rust
+test: venv lint test-rust contract-test
 
 # One build of the test profile, one moto server for every test binary.
 test-rust: venv
 	cargo build --all-targets --locked
 	scripts/with-moto.sh cargo test --all-targets --locked
+
+# schemathesis against openapi.yaml, driving the function through `cargo lambda watch`.
+contract-test: venv
+	scripts/with-moto.sh scripts/contract-test.sh
 
 lint: venv fmt-check clippy cfn-lint template-test openapi-lint
 
@@ -60,6 +65,14 @@ openapi-lint: venv
 bench: venv
 	scripts/with-moto.sh cargo bench --locked --bench core --bench process
 	$(PY) scripts/bench_ratio.py
+
+# cargo fuzz (libFuzzer) from raw event bytes to a response, for FUZZ_SECONDS. The stable
+# toolchain runs it with RUSTC_BOOTSTRAP=1 (cargo fuzz passes -Z sanitizer flags).
+FUZZ_SECONDS ?= 120
+fuzz:
+	cargo install --locked --quiet --root $(CURDIR)/.tools cargo-fuzz@0.13.2
+	cd fuzz && RUSTC_BOOTSTRAP=1 PATH=$(CURDIR)/.tools/bin:$$PATH cargo fuzz run event_to_response \
+	  corpus/event_to_response -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096
 
 clean:
 	rm -rf $(VENV) target
