@@ -21,7 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >/tmp/change-password-moto.log 2>&1 &
+"$venv/bin/python" scripts/moto_atomic.py -H 127.0.0.1 -p "$moto_port" >/tmp/change-password-moto.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
   python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$moto_port/moto-api/', timeout=1)" 2>/dev/null && break

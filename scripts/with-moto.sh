@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs a command with a moto server (DynamoDB + Secrets Manager) on a free loopback port,
+# Runs a command with a moto server (DynamoDB + Secrets Manager; one request at a time, see
+# scripts/moto_atomic.py) on a free loopback port,
 # pointing the AWS SDK at it through AWS_ENDPOINT_URL, and stops the server afterwards.
 #   scripts/with-moto.sh cargo test
 set -euo pipefail
@@ -7,7 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${VENV:-$here/.venv}
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp -t moto.XXXXXX.log)
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+"$venv/bin/python" "$here/scripts/moto_atomic.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto_pid=$!
 cleanup() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; rm -f "$log"; }
 trap cleanup EXIT INT TERM
