@@ -31,3 +31,15 @@ pub async fn load() -> SdkConfig {
         .load()
         .await
 }
+
+/// An error and its sources, on one line (SDK errors keep the useful part in their sources).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

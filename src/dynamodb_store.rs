@@ -3,6 +3,7 @@
 
 use crate::account::{AccountRecord, AccountStatus, AccountType};
 use crate::account_store::{AccountStore, FailedAttempt, PasswordChange, StoreError};
+use crate::aws_clients::error_chain;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -53,7 +54,7 @@ where
 {
     match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            StoreError::Unavailable(format!("{operation}: {}", describe(&err)))
+            StoreError::Unavailable(format!("{operation}: {}", error_chain(&err)))
         }
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("Unknown");
@@ -65,19 +66,8 @@ where
                 StoreError::Failed(format!("{operation}: {code}"))
             }
         }
-        _ => StoreError::Failed(format!("{operation}: {}", describe(&err))),
+        _ => StoreError::Failed(format!("{operation}: {}", error_chain(&err))),
     }
-}
-
-fn describe(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn string_attr(

@@ -22,6 +22,10 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Every request answers within this bound, below the 10 s function timeout of template.yaml:
+/// past it, the answer is a 503 `ServiceUnavailable` instead of a Lambda timeout.
+pub const REQUEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(8);
+
 /// An invocation that is not an HTTP event at all.
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
@@ -149,7 +153,17 @@ impl<S: AccountStore> Handler<S> {
             .lambda_context_ref()
             .map(|c| c.request_id.clone())
             .unwrap_or_default();
-        let (outcome, principal) = self.decide(&request, facts).await;
+        let (outcome, principal) =
+            match tokio::time::timeout(REQUEST_BUDGET, self.decide(&request, facts)).await {
+                Ok(decided) => decided,
+                Err(_) => (
+                    Outcome::Failed(ChangeError::Unavailable(format!(
+                        "the request did not finish within {} s",
+                        REQUEST_BUDGET.as_secs()
+                    ))),
+                    None,
+                ),
+            };
         let info = RequestInfo {
             path: &path,
             trace_id: &trace_id,

@@ -1,6 +1,7 @@
 //! A Secrets Manager secret string, read once per cold start: on first need, and again on a
 //! later request if Secrets Manager was unavailable.
 
+use crate::aws_clients::error_chain;
 use aws_sdk_secretsmanager::Client;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -58,16 +59,4 @@ impl<T: Send + Sync> CachedSecret<T> {
         tracing::info!(secret_id = %self.secret_id, "secret loaded");
         Ok(Arc::new(value))
     }
-}
-
-/// An error and its sources, one line.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

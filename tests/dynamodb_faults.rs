@@ -4,11 +4,6 @@
 
 mod support;
 
-use change_password::change_password::{ChangePasswordService, ProtectionSettings, system_clock};
-use change_password::dynamodb_store::DynamoDbAccountStore;
-use change_password::lambda_handler::Handler;
-use change_password::password_policy::PasswordPolicy;
-use change_password::pepper::StaticPepper;
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -134,28 +129,6 @@ fn error_reply(status: u16, kind: &str, message: &str) -> String {
     )
 }
 
-fn handler_via(
-    sdk: &aws_config::SdkConfig,
-    endpoint: &str,
-    table: &str,
-) -> Arc<Handler<DynamoDbAccountStore>> {
-    let conf = aws_sdk_dynamodb::config::Builder::from(sdk)
-        .endpoint_url(endpoint)
-        .build();
-    let store = DynamoDbAccountStore::new(aws_sdk_dynamodb::Client::from_conf(conf), table);
-    Arc::new(Handler::new(
-        ChangePasswordService::new(
-            Arc::new(store),
-            Arc::new(hasher()),
-            Arc::new(StaticPepper::none()),
-            PasswordPolicy::default(),
-            ProtectionSettings::default(),
-            system_clock(),
-        ),
-        None,
-    ))
-}
-
 fn event(current: &str) -> serde_json::Value {
     let mut e = load_event("apigw-http-lambda-authorizer.json");
     e["body"] = json!(json!({"CurrentPassword": current, "NewPassword": DEMO_NEW}).to_string());
@@ -168,7 +141,7 @@ async fn every_fault_is_a_503_and_the_handler_recovers() {
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
     let proxy = FaultProxy::start(std::env::var("AWS_ENDPOINT_URL").unwrap()).await;
-    let handler = handler_via(&sdk, &proxy.url, &table);
+    let handler = handler_at_endpoint(&sdk, &proxy.url, &table);
     for (mode, name) in [
         (THROTTLE, "throttling"),
         (ERROR_500, "HTTP 500"),
@@ -212,7 +185,7 @@ async fn wrong_password_count_during_throttling_is_a_503_not_a_lost_count() {
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
     let proxy = FaultProxy::start(std::env::var("AWS_ENDPOINT_URL").unwrap()).await;
-    let handler = handler_via(&sdk, &proxy.url, &table);
+    let handler = handler_at_endpoint(&sdk, &proxy.url, &table);
     // Let the read through, then throttle the count update.
     proxy.passes.store(1, Ordering::SeqCst);
     proxy.mode.store(THROTTLE, Ordering::SeqCst);
@@ -242,7 +215,7 @@ async fn a_throttled_write_is_a_503_and_writes_nothing() {
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
     let proxy = FaultProxy::start(std::env::var("AWS_ENDPOINT_URL").unwrap()).await;
-    let handler = handler_via(&sdk, &proxy.url, &table);
+    let handler = handler_at_endpoint(&sdk, &proxy.url, &table);
     // The read passes; the conditional UpdateItem never gets through.
     proxy.passes.store(1, Ordering::SeqCst);
     proxy.mode.store(ERROR_500, Ordering::SeqCst);

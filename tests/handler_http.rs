@@ -4,11 +4,7 @@ mod support;
 
 use base64::Engine;
 use change_password::account_store::AccountStore;
-use change_password::change_password::{ChangePasswordService, ProtectionSettings, system_clock};
-use change_password::dynamodb_store::DynamoDbAccountStore;
-use change_password::lambda_handler::{EventError, Handler};
-use change_password::password_policy::PasswordPolicy;
-use change_password::pepper::StaticPepper;
+use change_password::lambda_handler::EventError;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use support::*;
@@ -268,21 +264,8 @@ async fn lockout_answers_429_with_retry_after_before_any_check() {
 #[tokio::test]
 async fn dynamodb_unreachable_is_503_with_retry_after() {
     let sdk = sdk().await;
-    let down = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .endpoint_url("http://127.0.0.1:9")
-        .build();
-    let store = DynamoDbAccountStore::new(aws_sdk_dynamodb::Client::from_conf(down), "users");
-    let handler = Arc::new(Handler::new(
-        ChangePasswordService::new(
-            Arc::new(store),
-            Arc::new(hasher()),
-            Arc::new(StaticPepper::none()),
-            PasswordPolicy::default(),
-            ProtectionSettings::default(),
-            system_clock(),
-        ),
-        None,
-    ));
+    // Nothing listens on port 9 of loopback: connection refused.
+    let handler = handler_at_endpoint(&sdk, "http://127.0.0.1:9", "users");
     let response = handler
         .handle_event(event(&body(DEMO_CURRENT, DEMO_NEW)), context("r1"))
         .await

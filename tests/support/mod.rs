@@ -97,6 +97,35 @@ pub async fn app(sdk: &SdkConfig, table: &str) -> Arc<App> {
     app::build(&config(table, &[]), sdk).expect("app")
 }
 
+/// A handler (no token verifier) whose DynamoDB client talks to `endpoint` instead of moto.
+pub fn handler_at_endpoint(
+    sdk: &SdkConfig,
+    endpoint: &str,
+    table: &str,
+) -> Arc<
+    change_password::lambda_handler::Handler<change_password::dynamodb_store::DynamoDbAccountStore>,
+> {
+    use change_password::change_password::{
+        ChangePasswordService, ProtectionSettings, system_clock,
+    };
+    let conf = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .endpoint_url(endpoint)
+        .build();
+    let store =
+        change_password::dynamodb_store::DynamoDbAccountStore::new(Client::from_conf(conf), table);
+    Arc::new(change_password::lambda_handler::Handler::new(
+        ChangePasswordService::new(
+            Arc::new(store),
+            Arc::new(hasher()),
+            Arc::new(change_password::pepper::StaticPepper::none()),
+            change_password::password_policy::PasswordPolicy::default(),
+            ProtectionSettings::default(),
+            system_clock(),
+        ),
+        None,
+    ))
+}
+
 pub fn context(request_id: &str) -> lambda_runtime::Context {
     let mut context = lambda_runtime::Context::default();
     context.request_id = request_id.to_string();
