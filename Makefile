@@ -9,13 +9,14 @@ export PATH := $(VENV)/bin:$(PATH)
 # argon2 and the test servers are CPU-bound; keep cargo's test threads to the cores we have.
 export RUST_TEST_THREADS ?= 2
 
-.PHONY: bench contract-test fuzz help run test test-rust lint fmt-check clippy cfn-lint template-test openapi-lint venv clean
+.PHONY: sam-build bench contract-test fuzz help run test test-rust lint fmt-check clippy cfn-lint template-test openapi-lint venv clean
 
 help:
 	@echo "make run   - build, start moto, seed a demo user, serve the function on 127.0.0.1:9000"
 	@echo "make test  - install what is needed, start moto, run every test and lint"
 	@echo "make bench - benchmarks (criterion, cold start, peak RSS, ratio against argon2-cffi)"
 	@echo "make fuzz  - cargo fuzz of raw events for FUZZ_SECONDS (default 120)"
+	@echo "make sam-build - sam build of template.yaml (arm64, cargo-lambda)"
 	@echo "make lint  - cargo fmt --check, clippy -D warnings, cfn-lint, sam validate, template tests, openapi validation"
 
 # Python tools (moto, cargo-lambda, cfn-lint, argon2-cffi, openapi-spec-validator), pinned.
@@ -73,6 +74,12 @@ fuzz:
 	cargo install --locked --quiet --root $(CURDIR)/.tools cargo-fuzz@0.13.2
 	cd fuzz && RUSTC_BOOTSTRAP=1 PATH=$(CURDIR)/.tools/bin:$$PATH cargo fuzz run event_to_response \
 	  corpus/event_to_response -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096
+
+# The deployable artefact: `sam build` (BuildMethod rust-cargolambda runs
+# `cargo lambda build --release --arm64`, cross-compiling with the zig of the venv).
+sam-build: venv
+	rustup target add aarch64-unknown-linux-gnu
+	AWS_DEFAULT_REGION=eu-west-1 $(VENV)/bin/sam build
 
 clean:
 	rm -rf $(VENV) target

@@ -69,27 +69,35 @@ impl<S: AccountStore> Handler<S> {
         context: Context,
     ) -> Result<Value, EventError> {
         let facts = prepare(&mut event).ok_or(EventError::NotHttp)?;
+        // lambda_http panics on a request URI it cannot build (an invalid Host or
+        // X-Forwarded-Proto header, a path or query the URL parser refuses): answered here.
+        if !uri_is_buildable(&event) {
+            return Ok(self.malformed(&event, &context, &facts));
+        }
         let text = event.to_string();
         let payload: LambdaRequest = match serde_json::from_str(&text) {
             Ok(payload) => payload,
             // An HTTP event lambda_http cannot read (a missing method, a context of the wrong
             // shape): answered as a malformed request in the shape its source expects.
-            Err(_) if looks_like_http(&event) => {
-                return Ok(self.malformed(&event, &context, &facts));
-            }
+            Err(_) if looks_like_http(&event) => return Ok(self.malformed(&event, &context, &facts)),
             Err(_) => return Err(EventError::NotHttp),
         };
         let this = self.clone();
+        let service_facts = facts.clone();
         let service = lambda_http::service_fn(move |request: Request| {
             let this = this.clone();
-            let facts = facts.clone();
+            let facts = service_facts.clone();
             async move { Ok::<_, Infallible>(this.handle_request(request, &facts).await) }
         });
         let mut adapter = lambda_http::Adapter::from(service);
-        let response = adapter
-            .call(LambdaEvent::new(payload, context))
-            .await
-            .map_err(|e: Infallible| EventError::Encode(e.to_string()))?;
+        // Converting the event happens inside `call`; any other panic of lambda_http's
+        // conversion becomes a 400 here instead of a failed invocation.
+        let invocation = LambdaEvent::new(payload, context.clone());
+        let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| adapter.call(invocation)));
+        let Ok(call) = call else {
+            return Ok(self.malformed(&event, &context, &facts));
+        };
+        let response = call.await.map_err(|e: Infallible| EventError::Encode(e.to_string()))?;
         serde_json::to_value(response).map_err(|e| EventError::Encode(e.to_string()))
     }
 
@@ -410,6 +418,42 @@ fn clean_headers(headers: &mut Value, multi_value: bool) -> bool {
         name_ok && value_ok
     });
     malformed
+}
+
+/// Whether lambda_http can build the request URI of `event` (it `unwrap`s the URL parse of
+/// scheme, host and path, and `expect`s the `http::Uri` with the raw query appended).
+fn uri_is_buildable(event: &Value) -> bool {
+    let header = |name: &str| -> Option<String> {
+        ["headers", "multiValueHeaders"].iter().find_map(|key| {
+            let map = event.get(*key)?.as_object()?;
+            let (_, value) = map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))?;
+            value
+                .as_str()
+                .or_else(|| value.get(0).and_then(Value::as_str))
+                .map(String::from)
+        })
+    };
+    let context = &event["requestContext"];
+    let host = header("host").or_else(|| context["domainName"].as_str().map(String::from));
+    let scheme = header("x-forwarded-proto").unwrap_or_else(|| "https".into());
+    let raw_path = event["rawPath"].as_str().or(event["path"].as_str()).unwrap_or_default();
+    let path = match context["stage"].as_str() {
+        Some(stage) if stage != "$default" && !raw_path.starts_with(&format!("/{stage}/")) => format!("/{stage}{raw_path}"),
+        _ => raw_path.to_string(),
+    };
+    let base = match &host {
+        Some(host) => format!("{scheme}://{host}{path}"),
+        None => format!("http://localhost{path}"),
+    };
+    let Ok(url) = url::Url::parse(&base) else {
+        return false;
+    };
+    let mut uri = if host.is_some() { url.to_string() } else { url.path().to_string() };
+    if let Some(query) = event["rawQueryString"].as_str().filter(|q| !q.is_empty()) {
+        uri.push('?');
+        uri.push_str(query);
+    }
+    http::Uri::try_from(uri).is_ok()
 }
 
 /// An event with the marks of an HTTP event (a request context and a method or a version).
