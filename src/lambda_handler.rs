@@ -79,7 +79,9 @@ impl<S: AccountStore> Handler<S> {
             Ok(payload) => payload,
             // An HTTP event lambda_http cannot read (a missing method, a context of the wrong
             // shape): answered as a malformed request in the shape its source expects.
-            Err(_) if looks_like_http(&event) => return Ok(self.malformed(&event, &context, &facts)),
+            Err(_) if looks_like_http(&event) => {
+                return Ok(self.malformed(&event, &context, &facts));
+            }
             Err(_) => return Err(EventError::NotHttp),
         };
         let this = self.clone();
@@ -93,11 +95,14 @@ impl<S: AccountStore> Handler<S> {
         // Converting the event happens inside `call`; any other panic of lambda_http's
         // conversion becomes a 400 here instead of a failed invocation.
         let invocation = LambdaEvent::new(payload, context.clone());
-        let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| adapter.call(invocation)));
+        let call =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| adapter.call(invocation)));
         let Ok(call) = call else {
             return Ok(self.malformed(&event, &context, &facts));
         };
-        let response = call.await.map_err(|e: Infallible| EventError::Encode(e.to_string()))?;
+        let response = call
+            .await
+            .map_err(|e: Infallible| EventError::Encode(e.to_string()))?;
         serde_json::to_value(response).map_err(|e| EventError::Encode(e.to_string()))
     }
 
@@ -436,9 +441,14 @@ fn uri_is_buildable(event: &Value) -> bool {
     let context = &event["requestContext"];
     let host = header("host").or_else(|| context["domainName"].as_str().map(String::from));
     let scheme = header("x-forwarded-proto").unwrap_or_else(|| "https".into());
-    let raw_path = event["rawPath"].as_str().or(event["path"].as_str()).unwrap_or_default();
+    let raw_path = event["rawPath"]
+        .as_str()
+        .or(event["path"].as_str())
+        .unwrap_or_default();
     let path = match context["stage"].as_str() {
-        Some(stage) if stage != "$default" && !raw_path.starts_with(&format!("/{stage}/")) => format!("/{stage}{raw_path}"),
+        Some(stage) if stage != "$default" && !raw_path.starts_with(&format!("/{stage}/")) => {
+            format!("/{stage}{raw_path}")
+        }
         _ => raw_path.to_string(),
     };
     let base = match &host {
@@ -448,7 +458,11 @@ fn uri_is_buildable(event: &Value) -> bool {
     let Ok(url) = url::Url::parse(&base) else {
         return false;
     };
-    let mut uri = if host.is_some() { url.to_string() } else { url.path().to_string() };
+    let mut uri = if host.is_some() {
+        url.to_string()
+    } else {
+        url.path().to_string()
+    };
     if let Some(query) = event["rawQueryString"].as_str().filter(|q| !q.is_empty()) {
         uri.push('?');
         uri.push_str(query);

@@ -254,19 +254,51 @@ fn corpus() -> Vec<(String, Value, bool)> {
     // Request URIs lambda_http cannot build (found by cargo fuzz: a backtick in the Host header
     // made it panic).
     let uri_breakers: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
-        ("host-backtick", Box::new(|e: &mut Value| e["headers"]["host"] = json!("b2c3d4e5f6.execute-api.eu-west-1.amazon`aws.com"))),
-        ("host-space", Box::new(|e: &mut Value| e["headers"]["host"] = json!("a b"))),
-        ("host-empty", Box::new(|e: &mut Value| e["headers"]["host"] = json!(""))),
-        ("host-port-bad", Box::new(|e: &mut Value| e["headers"]["host"] = json!("example.com:99999999"))),
-        ("domain-bad", Box::new(|e: &mut Value| {
-            e["headers"].as_object_mut().unwrap().remove("host");
-            e["requestContext"]["domainName"] = json!("bad domain");
-        })),
-        ("proto-bad", Box::new(|e: &mut Value| e["headers"]["x-forwarded-proto"] = json!("ht tp"))),
-        ("proto-empty", Box::new(|e: &mut Value| e["headers"]["x-forwarded-proto"] = json!(""))),
-        ("query-bad", Box::new(|e: &mut Value| e["rawQueryString"] = json!("a=b c"))),
-        ("query-hash", Box::new(|e: &mut Value| e["rawQueryString"] = json!("a=#b"))),
-        ("path-no-slash", Box::new(|e: &mut Value| e["rawPath"] = json!("api/workspace/account/change-password"))),
+        (
+            "host-backtick",
+            Box::new(|e: &mut Value| {
+                e["headers"]["host"] = json!("b2c3d4e5f6.execute-api.eu-west-1.amazon`aws.com")
+            }),
+        ),
+        (
+            "host-space",
+            Box::new(|e: &mut Value| e["headers"]["host"] = json!("a b")),
+        ),
+        (
+            "host-empty",
+            Box::new(|e: &mut Value| e["headers"]["host"] = json!("")),
+        ),
+        (
+            "host-port-bad",
+            Box::new(|e: &mut Value| e["headers"]["host"] = json!("example.com:99999999")),
+        ),
+        (
+            "domain-bad",
+            Box::new(|e: &mut Value| {
+                e["headers"].as_object_mut().unwrap().remove("host");
+                e["requestContext"]["domainName"] = json!("bad domain");
+            }),
+        ),
+        (
+            "proto-bad",
+            Box::new(|e: &mut Value| e["headers"]["x-forwarded-proto"] = json!("ht tp")),
+        ),
+        (
+            "proto-empty",
+            Box::new(|e: &mut Value| e["headers"]["x-forwarded-proto"] = json!("")),
+        ),
+        (
+            "query-bad",
+            Box::new(|e: &mut Value| e["rawQueryString"] = json!("a=b c")),
+        ),
+        (
+            "query-hash",
+            Box::new(|e: &mut Value| e["rawQueryString"] = json!("a=#b")),
+        ),
+        (
+            "path-no-slash",
+            Box::new(|e: &mut Value| e["rawPath"] = json!("api/workspace/account/change-password")),
+        ),
     ];
     for (name, mutate) in uri_breakers {
         let mut e = http_event(&wrong("violet-Harbor-Lantern-42"));

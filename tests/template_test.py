@@ -127,7 +127,7 @@ class TemplateTest(unittest.TestCase):
         self.assertEqual(self.fn["Runtime"], "provided.al2023")
         self.assertEqual(self.fn["Architectures"], ["arm64"])
         self.assertEqual(self.fn["Handler"], "bootstrap")
-        self.assertEqual(self.fn["MemorySize"], 1024)
+        self.assertEqual(self.fn["MemorySize"], 1769)
         self.assertEqual(self.fn["Timeout"], 10)
 
     def test_logging_config_and_log_group(self):
