@@ -43,6 +43,9 @@ fn wrong(new: &str) -> String {
     json!({"CurrentPassword": format!("{MARKER}-wrong"), "NewPassword": new}).to_string()
 }
 
+/// A change made to a sample event.
+type Mutation = Box<dyn Fn(&mut Value)>;
+
 /// At least 200 events an attacker or a broken client could send. `true`: an HTTP event, which
 /// must get a 4xx; `false`: not an HTTP event, which may get a clean error instead.
 fn corpus() -> Vec<(String, Value, bool)> {
@@ -253,7 +256,7 @@ fn corpus() -> Vec<(String, Value, bool)> {
     }
     // Request URIs lambda_http cannot build (found by cargo fuzz: a backtick in the Host header
     // made it panic).
-    let uri_breakers: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let uri_breakers: Vec<(&str, Mutation)> = vec![
         (
             "host-backtick",
             Box::new(|e: &mut Value| {
@@ -327,7 +330,6 @@ fn corpus() -> Vec<(String, Value, bool)> {
         );
     }
     // Missing or empty request-context fields and claims.
-    type Mutation = Box<dyn Fn(&mut Value)>;
     let mutations: Vec<(&str, Mutation)> = vec![
         ("ctx-empty", Box::new(|e| e["requestContext"] = json!({}))),
         (
