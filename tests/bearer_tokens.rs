@@ -480,3 +480,24 @@ async fn precedence_authorizer_then_header_then_query() {
     e["queryStringParameters"] = json!({"access_token": rs(&access_claims())});
     assert_eq!(invoke(&w.app, e, "r").await.status, 401);
 }
+
+#[tokio::test]
+async fn jwks_down_later_keeps_cached_keys_and_is_503_for_new_ones() {
+    let w = world_with(&[], Duration::from_millis(100)).await;
+    // The keys are cached by a first request.
+    let mut c = access_claims();
+    c["sub"] = json!("nobody-here");
+    assert_eq!(invoke(&w.app, with_header(&rs(&c)), "r").await.status, 404);
+    // The endpoint goes down: tokens signed with a cached key still verify...
+    w.jwks.down.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(invoke(&w.app, with_header(&rs(&c)), "r").await.status, 404);
+    // ...and a token naming a key that would need a refetch is a 503, not a 401.
+    let token = sign(&access_claims(), Algorithm::RS256, &rsa(2), Some("rsa-2"));
+    let a = invoke(&w.app, with_header(&token), "r").await;
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert_eq!(
+        n(&item(&w.sdk, &w.table, DEMO_SUB).await, "PasswordVersion"),
+        None
+    );
+}
