@@ -9,7 +9,7 @@ export PATH := $(VENV)/bin:$(PATH)
 # argon2 and the test servers are CPU-bound; keep cargo's test threads to the cores we have.
 export RUST_TEST_THREADS ?= 2
 
-.PHONY: sam-build bench contract-test fuzz help run test test-rust lint fmt-check clippy cfn-lint template-test openapi-lint venv clean
+.PHONY: sam-build bench contract-test fuzz help run test test-rust test-neon lint fmt-check clippy cfn-lint template-test openapi-lint venv clean
 
 help:
 	@echo "make run   - build, start moto, seed a demo user, serve the function on 127.0.0.1:9000"
@@ -30,12 +30,27 @@ venv: $(VENV)/.installed
 run: venv
 	scripts/run-local.sh
 
-test: venv lint test-rust contract-test
+test: venv lint test-rust test-neon contract-test
 
 # One build of the test profile, one moto server for every test binary.
 test-rust: venv
-	cargo build --all-targets --locked
-	scripts/with-moto.sh cargo test --all-targets --locked
+	cargo build --workspace --all-targets --locked
+	scripts/with-moto.sh cargo test --workspace --all-targets --locked
+
+# argon2-simd's NEON compression (what Graviton runs), tested on aarch64 under qemu-user: the
+# crate's own tests (RFC 9106 vectors, NEON = portable G, differential against the argon2
+# crate). Static musl binaries, linked by the toolchain's rust-lld: no cross C toolchain.
+AARCH64      := aarch64-unknown-linux-musl
+AARCH64_VAR  := $(shell echo $(AARCH64) | tr a-z- A-Z_)
+RUST_LLD      = $(shell rustc --print sysroot)/lib/rustlib/$(shell rustc -vV | sed -n 's/^host: //p')/bin/rust-lld
+test-neon:
+	rustup target add $(AARCH64)
+	cargo clippy --locked -p argon2-simd --all-targets --target $(AARCH64) -- -D warnings
+	command -v qemu-aarch64 >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user; }
+	CARGO_TARGET_$(AARCH64_VAR)_LINKER=$(RUST_LLD) \
+	CARGO_TARGET_$(AARCH64_VAR)_RUSTFLAGS="-C linker-flavor=ld.lld" \
+	CARGO_TARGET_$(AARCH64_VAR)_RUNNER=qemu-aarch64 \
+	  cargo test --locked -p argon2-simd --target $(AARCH64)
 
 # schemathesis against openapi.yaml, driving the function through `cargo lambda watch`.
 contract-test: venv
@@ -47,7 +62,7 @@ fmt-check:
 	cargo fmt --all -- --check
 
 clippy:
-	cargo clippy --all-targets --locked -- -D warnings
+	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 cfn-lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
@@ -64,7 +79,7 @@ openapi-lint: venv
 # Criterion benchmarks, the process benchmark (cold start, peak RSS) against moto, and the
 # ratio of the handler to two argon2-cffi hashes measured in the same run. See BENCHMARKS.md.
 bench: venv
-	scripts/with-moto.sh cargo bench --locked --bench core --bench process
+	scripts/with-moto.sh cargo bench --locked --bench core --bench process --bench argon2_compression
 	$(PY) scripts/bench_ratio.py
 
 # cargo fuzz (libFuzzer) from raw event bytes to a response, for FUZZ_SECONDS. The stable
