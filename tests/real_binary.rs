@@ -591,6 +591,13 @@ async fn bad_input_corpus_never_breaks_the_process() {
         logs.contains("change-password request"),
         "the function logged its requests"
     );
+    // The cold-start line names the argon2 compression the CPU chose (SIMD on x86_64 with
+    // AVX2 and on every aarch64).
+    let expected = argon2_simd::Compression::best().name();
+    assert!(
+        logs.contains(&format!("\"argon2_compression\":\"{expected}\"")),
+        "the ready line names the compression {expected}"
+    );
     eprintln!(
         "corpus: {} events, statuses {statuses:?}, {errors} clean invocation errors",
         corpus.len()
