@@ -27,7 +27,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::info!(
         table = %config.users_table,
         argon2_memory_kib = config.argon2.memory_kib,
-        argon2_compression = argon2_simd::Compression::best().name(),
         pepper = config.pepper_secret_id.is_some(),
         "change-password ready"
     );

@@ -1,6 +1,6 @@
 //! Argon2's 1 KiB memory block and its compression function G (RFC 9106 §3.5–3.6), in portable
-//! Rust and with SIMD: AVX2 on x86_64 (detected at run time), NEON on aarch64 (always present
-//! there, so Graviton uses it).
+//! Rust and with SIMD: AVX2 (and AVX2 with AVX-512VL's rotations) on x86_64, detected at run
+//! time, and NEON on aarch64 (always present there, so Graviton uses it).
 //!
 //! G(X, Y): R = X ⊕ Y; apply the permutation P to each of R's 8 rows of 16 words, then to each
 //! of its 8 columns of word pairs, giving Z; the result is Z ⊕ R. Every implementation here
@@ -48,6 +48,25 @@ impl std::fmt::Debug for Block {
     }
 }
 
+/// What [`Compression::calibrate`] measured and chose.
+#[derive(Clone, Debug)]
+pub struct Calibration {
+    pub chosen: Compression,
+    /// Every available implementation with its best time per block, in nanoseconds.
+    pub ns_per_block: Vec<(Compression, f64)>,
+}
+
+impl Calibration {
+    /// "portable=610 avx2=250 avx2+avx512vl=222": for the cold-start log line.
+    pub fn summary(&self) -> String {
+        self.ns_per_block
+            .iter()
+            .map(|(c, ns)| format!("{}={ns:.0}", c.name()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// Which implementation of G to run. Only constructible for what this CPU supports, so calling
 /// [`Compression::compress`] is always safe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +77,8 @@ enum Kind {
     Portable,
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512Vl,
     #[cfg(target_arch = "aarch64")]
     Neon,
 }
@@ -66,11 +87,58 @@ impl Compression {
     /// The portable implementation (no SIMD intrinsics).
     pub const PORTABLE: Compression = Compression(Kind::Portable);
 
-    /// The fastest implementation this CPU supports.
-    pub fn best() -> Compression {
+    /// The widest SIMD implementation this CPU supports (the last of [`Compression::available`]).
+    pub fn widest() -> Compression {
         *Compression::available()
             .last()
             .expect("the portable implementation is always available")
+    }
+
+    /// Times every available implementation on this CPU (after a warm-up of 64 compressions,
+    /// the best of 7 rounds of 32; about 0.3 ms in all) and picks the fastest. A wider one is kept unless a narrower
+    /// one is more than 5 % faster. Whatever is picked computes the same G; only speed is at
+    /// stake, so a noisy measurement can cost time, never correctness.
+    pub fn calibrate() -> Calibration {
+        const WARM_UP: u32 = 64;
+        const ROUNDS: usize = 7;
+        const BLOCKS: u32 = 32;
+        let x = Block(std::array::from_fn(|i| {
+            (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        }));
+        let y = Block(std::array::from_fn(|i| (i as u64) ^ 0xdead_beef_cafe_f00d));
+        let candidates = Compression::available();
+        let mut best = vec![std::time::Duration::MAX; candidates.len()];
+        let mut out = Block::ZERO;
+        for compression in &candidates {
+            for _ in 0..WARM_UP {
+                compression.compress(&x, std::hint::black_box(&y), &mut out, true);
+            }
+        }
+        for _ in 0..ROUNDS {
+            for (compression, best) in candidates.iter().zip(best.iter_mut()) {
+                let began = std::time::Instant::now();
+                for _ in 0..BLOCKS {
+                    compression.compress(&x, std::hint::black_box(&y), &mut out, true);
+                }
+                *best = (*best).min(began.elapsed());
+            }
+        }
+        std::hint::black_box(&out);
+        let ns_per_block: Vec<(Compression, f64)> = candidates
+            .iter()
+            .zip(best.iter())
+            .map(|(c, d)| (*c, d.as_nanos() as f64 / f64::from(BLOCKS)))
+            .collect();
+        let mut chosen = ns_per_block[ns_per_block.len() - 1];
+        for &(compression, ns) in ns_per_block.iter().rev().skip(1) {
+            if ns < chosen.1 * 0.95 {
+                chosen = (compression, ns);
+            }
+        }
+        Calibration {
+            chosen: chosen.0,
+            ns_per_block,
+        }
     }
 
     /// Every implementation this CPU supports, slowest (portable) first.
@@ -80,6 +148,11 @@ impl Compression {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             all.push(Compression(Kind::Avx2));
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+            {
+                all.push(Compression(Kind::Avx512Vl));
+            }
         }
         #[cfg(target_arch = "aarch64")]
         all.push(Compression(Kind::Neon));
@@ -92,6 +165,8 @@ impl Compression {
             Kind::Portable => "portable",
             #[cfg(target_arch = "x86_64")]
             Kind::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx512Vl => "avx2+avx512vl",
             #[cfg(target_arch = "aarch64")]
             Kind::Neon => "neon",
         }
@@ -105,6 +180,10 @@ impl Compression {
             // SAFETY: `Kind::Avx2` is only constructed after AVX2 was detected on this CPU.
             #[cfg(target_arch = "x86_64")]
             Kind::Avx2 => unsafe { avx2::compress(x, y, out, xor_into) },
+            // SAFETY: `Kind::Avx512Vl` is only constructed after AVX2, AVX-512F and AVX-512VL
+            // were detected.
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx512Vl => unsafe { avx2::compress_avx512vl(x, y, out, xor_into) },
             // SAFETY: NEON is part of the aarch64 baseline.
             #[cfg(target_arch = "aarch64")]
             Kind::Neon => unsafe { neon::compress(x, y, out, xor_into) },
@@ -195,67 +274,118 @@ mod avx2 {
     //! turns the matrix for the diagonal step with `permute4x64`. A column pair takes two words
     //! from each row: columns 2k and 2k+1 are gathered from `q[k + 4j]` with `permute2x128`,
     //! run as two interleaved permutations, and scattered back the same way.
+    //!
+    //! The same code runs with two sets of rotations: AVX2's (byte shuffles, shifts) and
+    //! AVX-512VL's `vprorq`, which frees the shuffle port the permutations also need.
+    //! The helpers are `inline(always)` so that they take the entry point's target features.
     use super::Block;
     use std::arch::x86_64::*;
 
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn bla(a: __m256i, b: __m256i) -> __m256i {
-        let product = _mm256_mul_epu32(a, b);
-        _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(product, product))
+    /// The four rotations G needs.
+    pub trait Rotate {
+        /// # Safety
+        /// The CPU has the instructions the implementation uses.
+        unsafe fn rotr32(x: __m256i) -> __m256i;
+        /// # Safety
+        /// As `rotr32`.
+        unsafe fn rotr24(x: __m256i) -> __m256i;
+        /// # Safety
+        /// As `rotr32`.
+        unsafe fn rotr16(x: __m256i) -> __m256i;
+        /// # Safety
+        /// As `rotr32`.
+        unsafe fn rotr63(x: __m256i) -> __m256i;
     }
 
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn rotr32(x: __m256i) -> __m256i {
-        _mm256_shuffle_epi32::<0b10_11_00_01>(x)
+    /// AVX2: 32 as a dword shuffle, 24 and 16 as byte shuffles, 63 as shift, add and xor.
+    pub struct Shuffles;
+
+    impl Rotate for Shuffles {
+        #[inline(always)]
+        unsafe fn rotr32(x: __m256i) -> __m256i {
+            unsafe { _mm256_shuffle_epi32::<0b10_11_00_01>(x) }
+        }
+
+        #[inline(always)]
+        unsafe fn rotr24(x: __m256i) -> __m256i {
+            unsafe {
+                let m = _mm256_setr_epi8(
+                    3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10, 3, 4, 5, 6, 7, 0, 1, 2,
+                    11, 12, 13, 14, 15, 8, 9, 10,
+                );
+                _mm256_shuffle_epi8(x, m)
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn rotr16(x: __m256i) -> __m256i {
+            unsafe {
+                let m = _mm256_setr_epi8(
+                    2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9, 2, 3, 4, 5, 6, 7, 0, 1,
+                    10, 11, 12, 13, 14, 15, 8, 9,
+                );
+                _mm256_shuffle_epi8(x, m)
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn rotr63(x: __m256i) -> __m256i {
+            unsafe { _mm256_xor_si256(_mm256_srli_epi64::<63>(x), _mm256_add_epi64(x, x)) }
+        }
     }
 
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn rotr24(x: __m256i) -> __m256i {
-        let m = _mm256_setr_epi8(
-            3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10, 3, 4, 5, 6, 7, 0, 1, 2, 11, 12,
-            13, 14, 15, 8, 9, 10,
-        );
-        _mm256_shuffle_epi8(x, m)
+    /// AVX-512F + VL: one `vprorq` per rotation.
+    pub struct Vpror;
+
+    impl Rotate for Vpror {
+        #[inline(always)]
+        unsafe fn rotr32(x: __m256i) -> __m256i {
+            unsafe { _mm256_ror_epi64::<32>(x) }
+        }
+
+        #[inline(always)]
+        unsafe fn rotr24(x: __m256i) -> __m256i {
+            unsafe { _mm256_ror_epi64::<24>(x) }
+        }
+
+        #[inline(always)]
+        unsafe fn rotr16(x: __m256i) -> __m256i {
+            unsafe { _mm256_ror_epi64::<16>(x) }
+        }
+
+        #[inline(always)]
+        unsafe fn rotr63(x: __m256i) -> __m256i {
+            unsafe { _mm256_ror_epi64::<63>(x) }
+        }
     }
 
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn rotr16(x: __m256i) -> __m256i {
-        let m = _mm256_setr_epi8(
-            2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9, 2, 3, 4, 5, 6, 7, 0, 1, 10, 11,
-            12, 13, 14, 15, 8, 9,
-        );
-        _mm256_shuffle_epi8(x, m)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn rotr63(x: __m256i) -> __m256i {
-        _mm256_xor_si256(_mm256_srli_epi64::<63>(x), _mm256_add_epi64(x, x))
+    #[inline(always)]
+    unsafe fn bla(a: __m256i, b: __m256i) -> __m256i {
+        unsafe {
+            let product = _mm256_mul_epu32(a, b);
+            _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(product, product))
+        }
     }
 
     /// G on each of the four lanes of (a, b, c, d), for two independent sets at once.
     macro_rules! g2 {
-        ($a0:ident, $b0:ident, $c0:ident, $d0:ident, $a1:ident, $b1:ident, $c1:ident, $d1:ident) => {
+        ($r:ty; $a0:ident, $b0:ident, $c0:ident, $d0:ident, $a1:ident, $b1:ident, $c1:ident, $d1:ident) => {
             $a0 = bla($a0, $b0);
             $a1 = bla($a1, $b1);
-            $d0 = rotr32(_mm256_xor_si256($d0, $a0));
-            $d1 = rotr32(_mm256_xor_si256($d1, $a1));
+            $d0 = <$r>::rotr32(_mm256_xor_si256($d0, $a0));
+            $d1 = <$r>::rotr32(_mm256_xor_si256($d1, $a1));
             $c0 = bla($c0, $d0);
             $c1 = bla($c1, $d1);
-            $b0 = rotr24(_mm256_xor_si256($b0, $c0));
-            $b1 = rotr24(_mm256_xor_si256($b1, $c1));
+            $b0 = <$r>::rotr24(_mm256_xor_si256($b0, $c0));
+            $b1 = <$r>::rotr24(_mm256_xor_si256($b1, $c1));
             $a0 = bla($a0, $b0);
             $a1 = bla($a1, $b1);
-            $d0 = rotr16(_mm256_xor_si256($d0, $a0));
-            $d1 = rotr16(_mm256_xor_si256($d1, $a1));
+            $d0 = <$r>::rotr16(_mm256_xor_si256($d0, $a0));
+            $d1 = <$r>::rotr16(_mm256_xor_si256($d1, $a1));
             $c0 = bla($c0, $d0);
             $c1 = bla($c1, $d1);
-            $b0 = rotr63(_mm256_xor_si256($b0, $c0));
-            $b1 = rotr63(_mm256_xor_si256($b1, $c1));
+            $b0 = <$r>::rotr63(_mm256_xor_si256($b0, $c0));
+            $b1 = <$r>::rotr63(_mm256_xor_si256($b1, $c1));
         };
     }
 
@@ -277,87 +407,92 @@ mod avx2 {
     }
 
     /// Two permutations P, each on 16 words held as (a, b, c, d).
-    #[allow(clippy::too_many_arguments)]
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn permute2(
-        mut a0: __m256i,
-        mut b0: __m256i,
-        mut c0: __m256i,
-        mut d0: __m256i,
-        mut a1: __m256i,
-        mut b1: __m256i,
-        mut c1: __m256i,
-        mut d1: __m256i,
-    ) -> [__m256i; 8] {
-        g2!(a0, b0, c0, d0, a1, b1, c1, d1);
-        diagonalize!(b0, c0, d0);
-        diagonalize!(b1, c1, d1);
-        g2!(a0, b0, c0, d0, a1, b1, c1, d1);
-        undiagonalize!(b0, c0, d0);
-        undiagonalize!(b1, c1, d1);
+    #[inline(always)]
+    unsafe fn permute2<R: Rotate>(v: [__m256i; 8]) -> [__m256i; 8] {
+        let [
+            mut a0,
+            mut b0,
+            mut c0,
+            mut d0,
+            mut a1,
+            mut b1,
+            mut c1,
+            mut d1,
+        ] = v;
+        unsafe {
+            g2!(R; a0, b0, c0, d0, a1, b1, c1, d1);
+            diagonalize!(b0, c0, d0);
+            diagonalize!(b1, c1, d1);
+            g2!(R; a0, b0, c0, d0, a1, b1, c1, d1);
+            undiagonalize!(b0, c0, d0);
+            undiagonalize!(b1, c1, d1);
+        }
         [a0, b0, c0, d0, a1, b1, c1, d1]
     }
 
-    /// Safe to call only where AVX2 is present (hence `unsafe` outside an AVX2 context).
-    #[target_feature(enable = "avx2")]
-    pub fn compress(x: &Block, y: &Block, out: &mut Block, xor_into: bool) {
+    #[inline(always)]
+    unsafe fn compress_with<R: Rotate>(x: &Block, y: &Block, out: &mut Block, xor_into: bool) {
         let xp = x.0.as_ptr() as *const __m256i;
         let yp = y.0.as_ptr() as *const __m256i;
         let op = out.0.as_mut_ptr() as *mut __m256i;
-        let mut r = [_mm256_setzero_si256(); 32];
-        for (i, ri) in r.iter_mut().enumerate() {
-            // SAFETY: a block is 32 × 32 bytes; unaligned loads need no alignment.
-            *ri = unsafe {
-                _mm256_xor_si256(_mm256_loadu_si256(xp.add(i)), _mm256_loadu_si256(yp.add(i)))
-            };
-        }
-        let mut q = r;
-        // Rows, two at a time.
-        for pair in 0..4 {
-            let i = 8 * pair;
-            let v = permute2(
-                q[i],
-                q[i + 1],
-                q[i + 2],
-                q[i + 3],
-                q[i + 4],
-                q[i + 5],
-                q[i + 6],
-                q[i + 7],
-            );
-            q[i..i + 8].copy_from_slice(&v);
-        }
-        // Columns 2k and 2k+1 together.
-        for k in 0..4 {
-            // (a, b, c, d) of column 2k are the low halves of q[k + 8j] and q[k + 8j + 4] for
-            // j = 0..4 (rows 2j and 2j + 1); those of column 2k + 1 are the high halves.
-            let (l, h) = (|j: usize| q[k + 8 * j], |j: usize| q[k + 8 * j + 4]);
-            let v = permute2(
-                _mm256_permute2x128_si256::<0x20>(l(0), h(0)),
-                _mm256_permute2x128_si256::<0x20>(l(1), h(1)),
-                _mm256_permute2x128_si256::<0x20>(l(2), h(2)),
-                _mm256_permute2x128_si256::<0x20>(l(3), h(3)),
-                _mm256_permute2x128_si256::<0x31>(l(0), h(0)),
-                _mm256_permute2x128_si256::<0x31>(l(1), h(1)),
-                _mm256_permute2x128_si256::<0x31>(l(2), h(2)),
-                _mm256_permute2x128_si256::<0x31>(l(3), h(3)),
-            );
-            for j in 0..4 {
-                q[k + 8 * j] = _mm256_permute2x128_si256::<0x20>(v[j], v[j + 4]);
-                q[k + 8 * j + 4] = _mm256_permute2x128_si256::<0x31>(v[j], v[j + 4]);
+        // SAFETY (whole body): the caller guarantees the instructions; a block is 32 × 32
+        // bytes, loads and stores are unaligned ones, and `out` aliases neither `x` nor `y`.
+        unsafe {
+            let mut r = [_mm256_setzero_si256(); 32];
+            for (i, ri) in r.iter_mut().enumerate() {
+                *ri =
+                    _mm256_xor_si256(_mm256_loadu_si256(xp.add(i)), _mm256_loadu_si256(yp.add(i)));
             }
-        }
-        for i in 0..32 {
-            let mut z = _mm256_xor_si256(q[i], r[i]);
-            // SAFETY: as for the loads; `out` does not alias `x` or `y` (it is `&mut`).
-            unsafe {
+            let mut q = r;
+            // Rows, two at a time: rows 2p and 2p + 1 are q[8p..8p + 8].
+            for pair in q.chunks_exact_mut(8) {
+                let v: [__m256i; 8] = pair.try_into().expect("8 registers");
+                pair.copy_from_slice(&permute2::<R>(v));
+            }
+            // Columns 2k and 2k+1 together. (a, b, c, d) of column 2k are the low halves of
+            // q[k + 8j] and q[k + 8j + 4] for j = 0..4 (rows 2j and 2j + 1); those of column
+            // 2k + 1 are the high halves.
+            for k in 0..4 {
+                let lo: [__m256i; 4] = std::array::from_fn(|j| q[k + 8 * j]);
+                let hi: [__m256i; 4] = std::array::from_fn(|j| q[k + 8 * j + 4]);
+                let v = permute2::<R>([
+                    _mm256_permute2x128_si256::<0x20>(lo[0], hi[0]),
+                    _mm256_permute2x128_si256::<0x20>(lo[1], hi[1]),
+                    _mm256_permute2x128_si256::<0x20>(lo[2], hi[2]),
+                    _mm256_permute2x128_si256::<0x20>(lo[3], hi[3]),
+                    _mm256_permute2x128_si256::<0x31>(lo[0], hi[0]),
+                    _mm256_permute2x128_si256::<0x31>(lo[1], hi[1]),
+                    _mm256_permute2x128_si256::<0x31>(lo[2], hi[2]),
+                    _mm256_permute2x128_si256::<0x31>(lo[3], hi[3]),
+                ]);
+                for j in 0..4 {
+                    q[k + 8 * j] = _mm256_permute2x128_si256::<0x20>(v[j], v[j + 4]);
+                    q[k + 8 * j + 4] = _mm256_permute2x128_si256::<0x31>(v[j], v[j + 4]);
+                }
+            }
+            for i in 0..32 {
+                let mut z = _mm256_xor_si256(q[i], r[i]);
                 if xor_into {
                     z = _mm256_xor_si256(z, _mm256_loadu_si256(op.add(i)));
                 }
                 _mm256_storeu_si256(op.add(i), z);
             }
         }
+    }
+
+    /// G with AVX2. Safe to call only where AVX2 is present (hence `unsafe` outside an AVX2
+    /// context).
+    #[target_feature(enable = "avx2")]
+    pub fn compress(x: &Block, y: &Block, out: &mut Block, xor_into: bool) {
+        // SAFETY: this function's target features are AVX2.
+        unsafe { compress_with::<Shuffles>(x, y, out, xor_into) }
+    }
+
+    /// G with AVX2 and AVX-512VL's rotations.
+    #[target_feature(enable = "avx2,avx512f,avx512vl")]
+    pub fn compress_avx512vl(x: &Block, y: &Block, out: &mut Block, xor_into: bool) {
+        // SAFETY: this function's target features are AVX2, AVX-512F and AVX-512VL.
+        unsafe { compress_with::<Vpror>(x, y, out, xor_into) }
     }
 }
 
@@ -516,10 +651,28 @@ mod tests {
         let all = Compression::available();
         assert_eq!(all[0], Compression::PORTABLE);
         #[cfg(target_arch = "aarch64")]
-        assert_eq!(Compression::best().name(), "neon");
+        assert_eq!(Compression::widest().name(), "neon");
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
-            assert_eq!(Compression::best().name(), "avx2");
+            assert!(all.iter().any(|c| c.name() == "avx2"));
+            assert_ne!(Compression::widest(), Compression::PORTABLE);
+        }
+    }
+
+    #[test]
+    fn calibration_times_every_available_compression_and_picks_one_of_them() {
+        // Which one wins is a matter of speed, not asserted here; that each is timed is.
+        let calibration = Compression::calibrate();
+        let all = Compression::available();
+        assert_eq!(calibration.ns_per_block.len(), all.len());
+        for ((c, ns), expected) in calibration.ns_per_block.iter().zip(all.iter()) {
+            assert_eq!(c, expected);
+            assert!(ns.is_finite() && *ns > 0.0, "{} {ns}", c.name());
+        }
+        assert!(all.contains(&calibration.chosen));
+        let summary = calibration.summary();
+        for c in &all {
+            assert!(summary.contains(&format!("{}=", c.name())), "{summary}");
         }
     }
 
