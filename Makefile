@@ -37,20 +37,21 @@ test-rust: venv
 	cargo build --workspace --all-targets --locked
 	scripts/with-moto.sh cargo test --workspace --all-targets --locked
 
-# argon2-simd's NEON compression (what Graviton runs), tested on aarch64 under qemu-user: the
-# crate's own tests (RFC 9106 vectors, NEON = portable G, differential against the argon2
-# crate). Static musl binaries, linked by the toolchain's rust-lld: no cross C toolchain.
+# argon2-rust's NEON backend (what Graviton runs), tested on aarch64 under qemu-user: the
+# argon2-conformance tests (RFC 9106 vectors, random cases against the argon2 crate, the NEON
+# backend selected). Static musl binaries, linked by the toolchain's rust-lld: no cross C
+# toolchain.
 AARCH64      := aarch64-unknown-linux-musl
 AARCH64_VAR  := $(shell echo $(AARCH64) | tr a-z- A-Z_)
 RUST_LLD      = $(shell rustc --print sysroot)/lib/rustlib/$(shell rustc -vV | sed -n 's/^host: //p')/bin/rust-lld
 test-neon:
 	rustup target add $(AARCH64)
-	cargo clippy --locked -p argon2-simd --all-targets --target $(AARCH64) -- -D warnings
+	cargo clippy --locked -p argon2-conformance --all-targets --target $(AARCH64) -- -D warnings
 	command -v qemu-aarch64 >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user; }
 	CARGO_TARGET_$(AARCH64_VAR)_LINKER=$(RUST_LLD) \
 	CARGO_TARGET_$(AARCH64_VAR)_RUSTFLAGS="-C linker-flavor=ld.lld" \
 	CARGO_TARGET_$(AARCH64_VAR)_RUNNER=qemu-aarch64 \
-	  cargo test --locked -p argon2-simd --target $(AARCH64)
+	  cargo test --locked -p argon2-conformance --target $(AARCH64)
 
 # schemathesis against openapi.yaml, driving the function through `cargo lambda watch`.
 contract-test: venv
@@ -79,7 +80,7 @@ openapi-lint: venv
 # Criterion benchmarks, the process benchmark (cold start, peak RSS) against moto, and the
 # ratio of the handler to two argon2-cffi hashes measured in the same run. See BENCHMARKS.md.
 bench: venv
-	scripts/with-moto.sh cargo bench --locked --bench core --bench process --bench argon2_compression
+	scripts/with-moto.sh cargo bench --locked --bench core --bench process --bench argon2_hash
 	$(PY) scripts/bench_ratio.py
 
 # cargo fuzz (libFuzzer) from raw event bytes to a response, for FUZZ_SECONDS. The stable

@@ -38,15 +38,9 @@ pub fn build_with_jwks_refetch(
         )),
         None => Arc::new(StaticPepper::none()),
     };
-    let hasher = Argon2Hasher::new(config.argon2);
-    tracing::info!(
-        argon2_compression = hasher.compression(),
-        argon2_ns_per_block = hasher.calibration().unwrap_or_default(),
-        "argon2 compression chosen by measurement"
-    );
     let service = ChangePasswordService::new(
         Arc::new(store),
-        Arc::new(hasher),
+        Arc::new(Argon2Hasher::new(config.argon2)),
         pepper,
         config.policy.clone(),
         config.protection.clone(),

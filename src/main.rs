@@ -27,6 +27,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::info!(
         table = %config.users_table,
         argon2_memory_kib = config.argon2.memory_kib,
+        argon2_backend = %change_password::password_hashing::Argon2Hasher::backend(),
         pepper = config.pepper_secret_id.is_some(),
         "change-password ready"
     );

@@ -5,13 +5,12 @@
 //! `keyid` parameter, so old keys keep verifying after a rotation and unpeppered hashes verify
 //! without one. The memory block argon2 fills is pooled and reused across hashes and requests.
 //!
-//! The `argon2` crate parses and writes the PHC strings and checks parameters; the hash itself
-//! is computed by `argon2_simd` (the same function, with an AVX2 / AVX-512VL / NEON compression
-//! measured and chosen at start: 28 % less time here than the crate's code, BENCHMARKS.md).
+//! The `argon2` crate (RustCrypto) parses and writes the PHC strings and checks parameters;
+//! the hash itself is computed by `argon2-rust` (the same function with SIMD chosen at run
+//! time: AVX-512 / AVX2 / NEON; 55 % less time here than the `argon2` crate, BENCHMARKS.md).
 
 use argon2::password_hash::phc::{Ident, Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, KeyId, Params, ParamsBuilder, Version};
-use argon2_simd::{Block, Compression, Cost, Inputs};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use subtle::ConstantTimeEq;
@@ -129,13 +128,10 @@ pub trait PasswordHashing: Send + Sync {
     fn verify(&self, password: &str, phc: &str, pepper: &PepperKeys) -> Result<bool, HashingError>;
 }
 
-/// The argon2 implementation, with a pool of reusable memory blocks.
+/// The argon2 implementation, with a pool of argon2-rust hashers, each keeping its memory.
 pub struct Argon2Hasher {
     settings: Argon2Settings,
-    compression: Compression,
-    /// What was measured to choose `compression`, for the cold-start log line.
-    calibration: Option<String>,
-    pool: Mutex<Vec<Vec<Block>>>,
+    pool: Mutex<Vec<argon2_rust::Hasher>>,
 }
 
 /// One argon2 computation: which function, its costs, and its secret (pepper) if any.
@@ -152,40 +148,23 @@ const SALT_LEN: usize = 16;
 const OUTPUT_LEN: usize = 32;
 
 impl Argon2Hasher {
-    /// The hasher with the compression measured fastest on this CPU (about 0.2 ms to measure).
     pub fn new(settings: Argon2Settings) -> Self {
-        let calibration = Compression::calibrate();
-        Argon2Hasher {
-            calibration: Some(calibration.summary()),
-            ..Argon2Hasher::with_compression(settings, calibration.chosen)
-        }
-    }
-
-    /// The hasher with a given compression (benchmarks compare them).
-    pub fn with_compression(settings: Argon2Settings, compression: Compression) -> Self {
         Argon2Hasher {
             settings,
-            compression,
-            calibration: None,
             pool: Mutex::new(Vec::new()),
         }
-    }
-
-    /// The compression function in use ("avx2", "avx2+avx512vl", "neon" or "portable").
-    pub fn compression(&self) -> &'static str {
-        self.compression.name()
-    }
-
-    /// The nanoseconds per block measured for each compression when the hasher was made.
-    pub fn calibration(&self) -> Option<&str> {
-        self.calibration.as_deref()
     }
 
     pub fn settings(&self) -> Argon2Settings {
         self.settings
     }
 
-    /// Runs argon2 into `out` with a pooled memory block of at least the needed size.
+    /// The SIMD argon2-rust runs on this CPU ("Avx512", "Avx2", "Neon", ...), for the logs.
+    pub fn backend() -> String {
+        format!("{:?}", argon2_rust::detected_backend())
+    }
+
+    /// Runs argon2 into `out` with a pooled hasher, whose memory is reused across hashes.
     fn compute(
         &self,
         computation: &Computation<'_>,
@@ -193,51 +172,48 @@ impl Argon2Hasher {
         salt: &[u8],
         out: &mut [u8],
     ) -> Result<(), HashingError> {
+        let failed = |e: argon2_rust::Error| HashingError::Argon2(e.to_string());
         let params = computation.params;
-        let cost = Cost {
-            memory_kib: params.m_cost(),
-            iterations: params.t_cost(),
-            lanes: params.p_cost(),
-        };
-        let variant = match computation.algorithm {
-            Algorithm::Argon2d => argon2_simd::Variant::Argon2d,
-            Algorithm::Argon2i => argon2_simd::Variant::Argon2i,
-            Algorithm::Argon2id => argon2_simd::Variant::Argon2id,
+        let costs = argon2_rust::Params::builder()
+            .memory(argon2_rust::params::Memory::kib(u64::from(params.m_cost())))
+            .passes(params.t_cost())
+            .lanes(params.p_cost())
+            // Lanes are filled on this thread: the function's parallelism is its requests.
+            .threads(1)
+            .tag_len(argon2_rust::params::TagLen::bytes(out.len() as u64))
+            .build()
+            .map_err(failed)?;
+        let algorithm = match computation.algorithm {
+            Algorithm::Argon2d => argon2_rust::Algorithm::Argon2d,
+            Algorithm::Argon2i => argon2_rust::Algorithm::Argon2i,
+            Algorithm::Argon2id => argon2_rust::Algorithm::Argon2id,
         };
         let version = match computation.version {
-            Version::V0x10 => argon2_simd::Version::V0x10,
-            Version::V0x13 => argon2_simd::Version::V0x13,
+            Version::V0x10 => argon2_rust::Version::V0x10,
+            Version::V0x13 => argon2_rust::Version::V0x13,
         };
-        let inputs = Inputs {
-            password,
-            salt,
-            secret: computation.secret.unwrap_or_default(),
-            associated_data: params.data(),
-        };
-        let needed = argon2_simd::block_count(&cost);
-        let mut blocks = {
+        let argon2 = argon2_rust::Argon2::new(algorithm, version, costs);
+        let mut hasher = {
             let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-            match pool.iter().position(|b| b.len() >= needed) {
+            let needed = costs.memory_blocks() as usize;
+            match pool.iter().position(|h| h.reserved_blocks() >= needed) {
                 Some(i) => pool.swap_remove(i),
-                None => pool.pop().unwrap_or_default(),
+                None => pool.pop().unwrap_or_else(|| argon2.hasher()),
             }
         };
-        if blocks.len() < needed {
-            blocks.resize(needed, Block::ZERO);
-        }
-        let result = argon2_simd::hash_into(
-            self.compression,
-            variant,
-            version,
-            &cost,
-            &inputs,
-            &mut blocks,
-            out,
-        )
-        .map_err(|e| HashingError::Argon2(e.to_string()));
+        hasher.set_argon2(argon2);
+        let result = hasher
+            .hash_into_with_ad(
+                password,
+                salt,
+                computation.secret.unwrap_or_default(),
+                params.data(),
+                out,
+            )
+            .map_err(failed);
         let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         if pool.len() < POOL_LIMIT {
-            pool.push(blocks);
+            pool.push(hasher);
         }
         result
     }
