@@ -134,6 +134,21 @@ fn benches(c: &mut Criterion) {
     g.bench_function("event_parse_json", |b| {
         b.iter(|| serde_json::from_str::<Value>(black_box(&text)).unwrap())
     });
+    // The argon2 share of `handler/overhead_full_path_tiny_argon2`: one hash and one verify
+    // at m=8 KiB, t=1 through the pooled hasher (what that path runs besides its own work).
+    g.bench_function("argon2_tiny_hash_and_verify", |b| {
+        let hasher = Argon2Hasher::new(Argon2Settings {
+            memory_kib: 8,
+            iterations: 1,
+            parallelism: 1,
+        });
+        let none = PepperKeys::none();
+        let phc = hasher.hash(A, &none).unwrap();
+        b.iter(|| {
+            assert!(hasher.verify(black_box(A), &phc, &none).unwrap());
+            hasher.hash(black_box(B), &none).unwrap()
+        })
+    });
     g.bench_function("password_policy_zxcvbn", |b| {
         let policy = PasswordPolicy::default();
         let ids = change_password::password_policy::Identifiers {

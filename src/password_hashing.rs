@@ -7,7 +7,8 @@
 //!
 //! The `argon2` crate (RustCrypto) parses and writes the PHC strings and checks parameters;
 //! the hash itself is computed by `argon2-rust` (the same function with SIMD chosen at run
-//! time: AVX-512 / AVX2 / NEON; 55 % less time here than the `argon2` crate, BENCHMARKS.md).
+//! time: AVX-512 / AVX2 / NEON; 7.6 ms here against 18.5 ms for the `argon2` crate,
+//! BENCHMARKS.md).
 
 use argon2::password_hash::phc::{Ident, Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, KeyId, Params, ParamsBuilder, Version};
