@@ -2,6 +2,9 @@
 //! cold start (process start to the first poll of the Runtime API) and peak RSS over real
 //! password changes against moto. Run through `make bench` (it starts moto).
 
+// runtime_api.rs reads requests with `super::http1`.
+#[path = "../tests/support/http1.rs"]
+mod http1;
 #[path = "../tests/support/runtime_api.rs"]
 mod runtime_api;
 

@@ -25,34 +25,6 @@ struct FaultProxy {
     requests: Arc<AtomicUsize>,
 }
 
-async fn read_request(socket: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let n = socket.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            while buf.len() < end + 4 + length {
-                let n = socket.read(&mut chunk).await.ok()?;
-                if n == 0 {
-                    return None;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            return Some(buf);
-        }
-    }
-}
-
 impl FaultProxy {
     async fn start(upstream: String) -> FaultProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -69,7 +41,11 @@ impl FaultProxy {
                 };
                 let (m, r, p, upstream) = (m.clone(), r.clone(), p.clone(), upstream.clone());
                 tokio::spawn(async move {
-                    while let Some(request) = read_request(&mut socket).await {
+                    let mut buf = Vec::new();
+                    while let Some(request) =
+                        support::http1::read_request(&mut socket, &mut buf).await
+                    {
+                        let request = request.raw;
                         r.fetch_add(1, Ordering::SeqCst);
                         let pass = p
                             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))

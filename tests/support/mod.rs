@@ -2,6 +2,7 @@
 //! `scripts/with-moto.sh`, which `make test` uses).
 #![allow(dead_code)]
 
+pub mod http1;
 pub mod runtime_api;
 
 use aws_config::SdkConfig;

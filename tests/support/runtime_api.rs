@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -100,48 +100,10 @@ impl RuntimeApi {
     }
 }
 
-async fn read_request(
-    socket: &mut TcpStream,
-    buf: &mut Vec<u8>,
-) -> Option<(String, String, Vec<u8>)> {
-    let mut chunk = [0u8; 16384];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_string();
-            let length: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().to_string())
-                })
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            while buf.len() < end + 4 + length {
-                let n = socket.read(&mut chunk).await.ok()?;
-                if n == 0 {
-                    return None;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            let body = buf[end + 4..end + 4 + length].to_vec();
-            buf.drain(..end + 4 + length);
-            let mut first = head.lines().next().unwrap_or_default().split_whitespace();
-            let method = first.next().unwrap_or_default().to_string();
-            let path = first.next().unwrap_or_default().to_string();
-            return Some((method, path, body));
-        }
-        let n = socket.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
 async fn serve_connection(mut socket: TcpStream, shared: Arc<Shared>) {
     let mut buf = Vec::new();
-    while let Some((method, path, body)) = read_request(&mut socket, &mut buf).await {
+    while let Some(request) = super::http1::read_request(&mut socket, &mut buf).await {
+        let (method, path, body) = (request.method, request.path, request.body);
         let reply = if method == "GET" && path.ends_with("/runtime/invocation/next") {
             shared
                 .first_poll
