@@ -3,16 +3,16 @@
 //!
 //!     make bench     (prints the handler's time against two argon2-cffi hashes as a ratio)
 
-use change_password::account::AccountRecord;
-use change_password::account_store::InMemoryAccountStore;
-use change_password::change_password::{ChangePasswordService, ProtectionSettings, system_clock};
+use change_password::domain::account::AccountRecord;
+use change_password::domain::account_store::InMemoryAccountStore;
+use change_password::domain::change_password::{ChangePasswordService, ProtectionSettings, system_clock};
 use change_password::config::Config;
-use change_password::lambda_handler::Handler;
-use change_password::password_hashing::{
+use change_password::edge::handler::Handler;
+use change_password::domain::password_hashing::{
     Argon2Hasher, Argon2Settings, PasswordHashing, PepperKeys,
 };
-use change_password::password_policy::PasswordPolicy;
-use change_password::pepper::StaticPepper;
+use change_password::domain::password_policy::PasswordPolicy;
+use change_password::domain::pepper::StaticPepper;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -151,7 +151,7 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("password_policy_zxcvbn", |b| {
         let policy = PasswordPolicy::default();
-        let ids = change_password::password_policy::Identifiers {
+        let ids = change_password::domain::password_policy::Identifiers {
             user_id: USER,
             email: Some("demo@example.com"),
             username: Some("demo"),
@@ -163,7 +163,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             rt.block_on(async {
                 let config = Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
-                let sdk = change_password::aws_clients::load().await;
+                let sdk = change_password::aws::clients::load().await;
                 change_password::app::build(&config, &sdk).unwrap()
             })
         })

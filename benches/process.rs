@@ -85,7 +85,7 @@ async fn main() {
         return;
     };
     let table = format!("bench-{}", std::process::id());
-    let sdk = change_password::aws_clients::load().await;
+    let sdk = change_password::aws::clients::load().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     client
         .create_table()
@@ -108,15 +108,15 @@ async fn main() {
         .send()
         .await
         .unwrap();
-    use change_password::password_hashing::PasswordHashing;
-    let hasher = change_password::password_hashing::Argon2Hasher::new(Default::default());
-    let record = change_password::account::AccountRecord::new_user(
+    use change_password::domain::password_hashing::PasswordHashing;
+    let hasher = change_password::domain::password_hashing::Argon2Hasher::new(Default::default());
+    let record = change_password::domain::account::AccountRecord::new_user(
         USER,
         hasher
             .hash("pw-0-Violet-Harbor-Lantern", &Default::default())
             .unwrap(),
     );
-    change_password::dynamodb_store::put_record(&client, &table, &record)
+    change_password::aws::dynamodb_store::put_record(&client, &table, &record)
         .await
         .unwrap();
     let api = RuntimeApi::start().await;

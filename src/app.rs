@@ -1,16 +1,16 @@
 //! Builds the handler from the configuration: the one wiring of adapters to the core, used by
 //! `main.rs` at cold start and by the integration tests.
 
-use crate::change_password::{ChangePasswordService, system_clock};
+use crate::domain::change_password::{ChangePasswordService, system_clock};
 use crate::config::Config;
-use crate::dynamodb_store::DynamoDbAccountStore;
-use crate::jwks::JwksCache;
-use crate::lambda_handler::Handler;
-use crate::password_hashing::Argon2Hasher;
-use crate::pepper::{PepperSource, StaticPepper};
-use crate::secrets::CachedSecret;
-use crate::secrets_pepper::SecretsManagerPepper;
-use crate::token_verifier::{TokenVerifier, parse_hs256_secret};
+use crate::aws::dynamodb_store::DynamoDbAccountStore;
+use crate::auth::jwks::JwksCache;
+use crate::edge::handler::Handler;
+use crate::domain::password_hashing::Argon2Hasher;
+use crate::domain::pepper::{PepperSource, StaticPepper};
+use crate::aws::secrets::CachedSecret;
+use crate::aws::secrets_pepper::SecretsManagerPepper;
+use crate::auth::token_verifier::{KeyFuture, SharedKeySource, TokenVerifier, parse_hs256_secret};
 use aws_config::SdkConfig;
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ pub type App = Handler<DynamoDbAccountStore>;
 
 /// Builds the handler. Fails only on what the configuration check cannot see (no TLS roots).
 pub fn build(config: &Config, sdk: &SdkConfig) -> Result<Arc<App>, String> {
-    build_with_jwks_refetch(config, sdk, crate::jwks::REFETCH_INTERVAL)
+    build_with_jwks_refetch(config, sdk, crate::auth::jwks::REFETCH_INTERVAL)
 }
 
 /// [`build`] with another minimum interval between JWKS refetches.
@@ -53,11 +53,11 @@ pub fn build_with_jwks_refetch(
                 .parse()
                 .map_err(|_| format!("JWT_JWKS_URL {jwks_url:?} is not a URL"))?;
             let hs256 = tokens.hs256_secret_id.as_ref().map(|id| {
-                CachedSecret::new(
+                Box::new(SecretKey(CachedSecret::new(
                     aws_sdk_secretsmanager::Client::new(sdk),
                     id.clone(),
                     parse_hs256_secret,
-                )
+                ))) as Box<dyn SharedKeySource>
             });
             Some(TokenVerifier::new(
                 issuer.clone(),
@@ -69,4 +69,13 @@ pub fn build_with_jwks_refetch(
         _ => None,
     };
     Ok(Arc::new(Handler::new(service, verifier)))
+}
+
+/// The HS256 key from Secrets Manager, plugged into the verifier's port.
+struct SecretKey(CachedSecret<Vec<u8>>);
+
+impl SharedKeySource for SecretKey {
+    fn key(&self) -> KeyFuture<'_> {
+        Box::pin(async move { self.0.get().await.map_err(|e| e.to_string()) })
+    }
 }

@@ -1,8 +1,8 @@
 //! Configuration from the environment (SPEC §6), read and checked once at start-up.
 
-use crate::change_password::ProtectionSettings;
-use crate::password_hashing::Argon2Settings;
-use crate::password_policy::PasswordPolicy;
+use crate::domain::change_password::ProtectionSettings;
+use crate::domain::password_hashing::Argon2Settings;
+use crate::domain::password_policy::PasswordPolicy;
 use std::str::FromStr;
 
 /// A bad configuration value: which variable, and what is wrong with it.
@@ -128,14 +128,14 @@ impl Config {
         let issuer = get("JWT_ISSUER").map(|i| i.trim_end_matches('/').to_string());
         let jwks_url = match (&issuer, get("JWT_JWKS_URL")) {
             (_, Some(url)) => Some(
-                crate::jwks::check_url(&url)
+                crate::auth::jwks::check_url(&url)
                     .map(|_| url)
                     .map_err(|p| bad("JWT_JWKS_URL", &p))?,
             ),
             (Some(issuer), None) => {
                 let url = format!("{issuer}/.well-known/jwks.json");
                 Some(
-                    crate::jwks::check_url(&url)
+                    crate::auth::jwks::check_url(&url)
                         .map(|_| url)
                         .map_err(|p| bad("JWT_ISSUER", &format!("the default JWKS URL {p}")))?,
                 )

@@ -1,30 +1,17 @@
 //! change-password: the AWS Lambda that lets a signed-in workspace user change their password.
 //!
-//! Core (no Lambda, no AWS): [`issue`], [`password_policy`], [`password_hashing`], [`pepper`],
-//! [`account`], [`account_store`], [`change_password`].
-//! Adapters: [`http_request`], [`http_response`], [`principal`], [`lambda_handler`],
-//! [`dynamodb_store`], [`secrets`], [`secrets_pepper`], [`token_verifier`], [`jwks`], [`config`],
-//! [`aws_clients`], [`logging`].
-//! Wiring: [`app`].
+//! The tree shows the architecture; dependencies point inward:
+//! - [`domain`]: the policy, hashing, the change use case, the store and pepper ports. Nothing
+//!   of Lambda, HTTP or AWS.
+//! - [`auth`]: who is calling (authorizer context, token verification, JWKS); uses `domain`.
+//! - [`edge`]: the Lambda/HTTP edge (event in, response out, metrics); uses `auth` and `domain`.
+//! - [`aws`]: the DynamoDB store, secrets and SDK clients; implements `domain`'s ports.
+//! - [`config`], [`logging`], and [`app`], the wiring done once at cold start.
 
-pub mod account;
-pub mod account_store;
 pub mod app;
-pub mod aws_clients;
-pub mod change_password;
+pub mod auth;
+pub mod aws;
 pub mod config;
-pub mod dynamodb_store;
-pub mod http_request;
-pub mod http_response;
-pub mod issue;
-pub mod jwks;
-pub mod lambda_handler;
+pub mod domain;
+pub mod edge;
 pub mod logging;
-pub mod metrics;
-pub mod password_hashing;
-pub mod password_policy;
-pub mod pepper;
-pub mod principal;
-pub mod secrets;
-pub mod secrets_pepper;
-pub mod token_verifier;

@@ -1,6 +1,6 @@
 //! Cold start: read the configuration, build the clients and the handler once, then serve.
 
-use change_password::{app, aws_clients, config::Config, logging};
+use change_password::{app, aws::clients as aws_clients, config::Config, logging};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -27,7 +27,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::info!(
         table = %config.users_table,
         argon2_memory_kib = config.argon2.memory_kib,
-        argon2_backend = %change_password::password_hashing::Argon2Hasher::backend(),
+        argon2_backend = %change_password::domain::password_hashing::Argon2Hasher::backend(),
         pepper = config.pepper_secret_id.is_some(),
         "change-password ready"
     );

@@ -5,7 +5,7 @@
 
 use argon2_rust::params::{Memory, TagLen};
 use argon2_rust::{Algorithm, Version};
-use change_password::password_hashing::{
+use change_password::domain::password_hashing::{
     Argon2Hasher, Argon2Settings, PasswordHashing, PepperKeys,
 };
 use std::io::Write;

@@ -155,7 +155,7 @@ async fn world_with(extra: &[(&str, &str)], refetch: Duration) -> World {
 }
 
 async fn world() -> World {
-    world_with(&[], change_password::jwks::REFETCH_INTERVAL).await
+    world_with(&[], change_password::auth::jwks::REFETCH_INTERVAL).await
 }
 
 /// A function URL event (no authorizer) carrying `token` in the Authorization header.
@@ -411,7 +411,7 @@ async fn hs256_through_a_secret_in_secrets_manager() {
         .unwrap();
     let w = world_with(
         &[("JWT_HS256_SECRET_ID", secret_id.as_str())],
-        change_password::jwks::REFETCH_INTERVAL,
+        change_password::auth::jwks::REFETCH_INTERVAL,
     )
     .await;
     let forged = sign(
@@ -443,7 +443,7 @@ async fn jwks_down_is_503_not_401() {
     assert!(a.header("retry-after").is_some());
     // It recovers by itself once the endpoint is back (after the short failure back-off).
     w.jwks.down.store(false, Ordering::SeqCst);
-    tokio::time::sleep(change_password::jwks::RETRY_AFTER_FAILURE + Duration::from_millis(100))
+    tokio::time::sleep(change_password::auth::jwks::RETRY_AFTER_FAILURE + Duration::from_millis(100))
         .await;
     expect_changed(&w, with_header(&rs(&access_claims())), "recovered").await;
 }

@@ -1,16 +1,16 @@
 //! The change use case on the in-memory store: every rule, in SPEC §4 order.
 
-use change_password::account::{AccountRecord, AccountStatus, AccountType};
-use change_password::account_store::InMemoryAccountStore;
-use change_password::change_password::{
+use change_password::domain::account::{AccountRecord, AccountStatus, AccountType};
+use change_password::domain::account_store::InMemoryAccountStore;
+use change_password::domain::change_password::{
     ChangeError, ChangePasswordService, ChangeRequest, Clock, ProtectionSettings,
 };
-use change_password::issue::codes;
-use change_password::password_hashing::{
+use change_password::domain::issue::codes;
+use change_password::domain::password_hashing::{
     Argon2Hasher, Argon2Settings, HashingError, PasswordHashing, PepperKeys,
 };
-use change_password::password_policy::PasswordPolicy;
-use change_password::pepper::StaticPepper;
+use change_password::domain::password_policy::PasswordPolicy;
+use change_password::domain::pepper::StaticPepper;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -227,7 +227,7 @@ async fn unchanged_password_is_a_validation_error() {
 async fn input_issues_from_the_adapter_are_reported_at_validation() {
     let f = fixture();
     let request = ChangeRequest {
-        input_issues: vec![change_password::issue::Issue::validation(
+        input_issues: vec![change_password::domain::issue::Issue::validation(
             codes::INVALID_REQUEST_BODY,
             None,
             "bad",
@@ -457,7 +457,7 @@ async fn weaker_or_other_variant_hashes_are_upgraded_on_change() {
         .unwrap();
     let hash = f.store.get(USER).unwrap().password_hash.unwrap();
     assert!(hash.starts_with("$argon2id$v=19$m=256,t=1,p=1$"), "{hash}");
-    assert!(change_password::password_hashing::is_outdated(
+    assert!(change_password::domain::password_hashing::is_outdated(
         &weak,
         &small()
     ));
@@ -558,11 +558,11 @@ struct LostAnswerStore {
     commits: AtomicUsize,
 }
 
-impl change_password::account_store::AccountStore for LostAnswerStore {
+impl change_password::domain::account_store::AccountStore for LostAnswerStore {
     async fn load(
         &self,
         user_id: &str,
-    ) -> Result<Option<AccountRecord>, change_password::account_store::StoreError> {
+    ) -> Result<Option<AccountRecord>, change_password::domain::account_store::StoreError> {
         self.inner.load(user_id).await
     }
     async fn record_failed_attempt(
@@ -572,8 +572,8 @@ impl change_password::account_store::AccountStore for LostAnswerStore {
         lock_seconds: u64,
         now: i64,
     ) -> Result<
-        change_password::account_store::FailedAttempt,
-        change_password::account_store::StoreError,
+        change_password::domain::account_store::FailedAttempt,
+        change_password::domain::account_store::StoreError,
     > {
         self.inner
             .record_failed_attempt(user_id, threshold, lock_seconds, now)
@@ -581,11 +581,11 @@ impl change_password::account_store::AccountStore for LostAnswerStore {
     }
     async fn commit(
         &self,
-        change: &change_password::account_store::PasswordChange,
-    ) -> Result<(), change_password::account_store::StoreError> {
+        change: &change_password::domain::account_store::PasswordChange,
+    ) -> Result<(), change_password::domain::account_store::StoreError> {
         self.inner.commit(change).await?;
         if self.commits.fetch_add(1, Ordering::SeqCst) == 0 {
-            return Err(change_password::account_store::StoreError::ConditionFailed);
+            return Err(change_password::domain::account_store::StoreError::ConditionFailed);
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! The README, openapi.yaml and template.yaml state the contract the code implements.
 
 use change_password::config::VARIABLES;
-use change_password::issue::codes;
+use change_password::domain::issue::codes;
 
 fn read(name: &str) -> String {
     std::fs::read_to_string(format!("{}/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()

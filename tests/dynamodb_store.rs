@@ -5,8 +5,8 @@ mod support;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use change_password::account_store::{AccountStore, FailedAttempt, PasswordChange, StoreError};
-use change_password::dynamodb_store::DynamoDbAccountStore;
+use change_password::domain::account_store::{AccountStore, FailedAttempt, PasswordChange, StoreError};
+use change_password::aws::dynamodb_store::DynamoDbAccountStore;
 use std::sync::Arc;
 use support::*;
 

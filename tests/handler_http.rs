@@ -3,8 +3,8 @@
 mod support;
 
 use base64::Engine;
-use change_password::account_store::AccountStore;
-use change_password::lambda_handler::EventError;
+use change_password::domain::account_store::AccountStore;
+use change_password::edge::handler::EventError;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use support::*;

@@ -5,8 +5,8 @@
 mod support;
 
 use aws_sdk_secretsmanager::Client as Secrets;
-use change_password::password_hashing::PasswordHashing;
-use change_password::secrets_pepper::parse_pepper_secret;
+use change_password::domain::password_hashing::PasswordHashing;
+use change_password::aws::secrets_pepper::parse_pepper_secret;
 use serde_json::json;
 use support::*;
 
@@ -36,7 +36,7 @@ async fn rotation_from_k1_to_k2() {
     let k1 = parse_pepper_secret(&v1).unwrap();
     let mut record = seed_demo(&sdk, &table, DEMO_CURRENT).await;
     record.password_hash = Some(hasher().hash(DEMO_CURRENT, &k1).unwrap());
-    change_password::dynamodb_store::put_record(
+    change_password::aws::dynamodb_store::put_record(
         &aws_sdk_dynamodb::Client::new(&sdk),
         &table,
         &record,

@@ -592,7 +592,7 @@ async fn bad_input_corpus_never_breaks_the_process() {
         "the function logged its requests"
     );
     // The ready line names the argon2 SIMD backend this CPU selected.
-    let backend = change_password::password_hashing::Argon2Hasher::backend();
+    let backend = change_password::domain::password_hashing::Argon2Hasher::backend();
     assert!(
         logs.contains(&format!("\"argon2_backend\":\"{backend}\"")),
         "the ready line names the backend {backend}"

@@ -3,13 +3,13 @@
 //! (plain, and base64-flagged). Whatever the input: no panic, and never a 5xx.
 #![no_main]
 
-use change_password::account::AccountRecord;
-use change_password::account_store::InMemoryAccountStore;
-use change_password::change_password::{ChangePasswordService, ProtectionSettings, system_clock};
-use change_password::lambda_handler::Handler;
-use change_password::password_hashing::{Argon2Hasher, Argon2Settings, PasswordHashing, PepperKeys};
-use change_password::password_policy::PasswordPolicy;
-use change_password::pepper::StaticPepper;
+use change_password::domain::account::AccountRecord;
+use change_password::domain::account_store::InMemoryAccountStore;
+use change_password::domain::change_password::{ChangePasswordService, ProtectionSettings, system_clock};
+use change_password::edge::handler::Handler;
+use change_password::domain::password_hashing::{Argon2Hasher, Argon2Settings, PasswordHashing, PepperKeys};
+use change_password::domain::password_policy::PasswordPolicy;
+use change_password::domain::pepper::StaticPepper;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use std::sync::{Arc, OnceLock};

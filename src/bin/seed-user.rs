@@ -8,13 +8,13 @@
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use change_password::account::{AccountRecord, AccountStatus, AccountType};
+use change_password::domain::account::{AccountRecord, AccountStatus, AccountType};
 use change_password::config::Config;
-use change_password::dynamodb_store::{KEY, put_record};
-use change_password::password_hashing::{Argon2Hasher, PasswordHashing};
-use change_password::password_policy::normalize;
-use change_password::pepper::{PepperSource, StaticPepper};
-use change_password::secrets_pepper::SecretsManagerPepper;
+use change_password::aws::dynamodb_store::{KEY, put_record};
+use change_password::domain::password_hashing::{Argon2Hasher, PasswordHashing};
+use change_password::domain::password_policy::normalize;
+use change_password::domain::pepper::{PepperSource, StaticPepper};
+use change_password::aws::secrets_pepper::SecretsManagerPepper;
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -85,7 +85,7 @@ async fn main() -> ExitCode {
     }
     // A trailing newline from `echo` is not part of the password.
     let password = normalize(password.strip_suffix('\n').unwrap_or(&password));
-    let sdk = change_password::aws_clients::load().await;
+    let sdk = change_password::aws::clients::load().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     if args.create_table {
         let created = client

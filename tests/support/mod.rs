@@ -10,11 +10,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use change_password::account::AccountRecord;
+use change_password::domain::account::AccountRecord;
 use change_password::app::{self, App};
 use change_password::config::Config;
-use change_password::dynamodb_store::put_record;
-use change_password::password_hashing::{
+use change_password::aws::dynamodb_store::put_record;
+use change_password::domain::password_hashing::{
     Argon2Hasher, Argon2Settings, PasswordHashing, PepperKeys,
 };
 use serde_json::Value;
@@ -32,7 +32,7 @@ pub async fn sdk() -> SdkConfig {
         std::env::var("AWS_ENDPOINT_URL").is_ok(),
         "these tests need a DynamoDB-API server: run them with `make test` (scripts/with-moto.sh cargo test)"
     );
-    change_password::aws_clients::load().await
+    change_password::aws::clients::load().await
 }
 
 /// A fresh table with the key schema of template.yaml.
@@ -104,22 +104,22 @@ pub fn handler_at_endpoint(
     endpoint: &str,
     table: &str,
 ) -> Arc<
-    change_password::lambda_handler::Handler<change_password::dynamodb_store::DynamoDbAccountStore>,
+    change_password::edge::handler::Handler<change_password::aws::dynamodb_store::DynamoDbAccountStore>,
 > {
-    use change_password::change_password::{
+    use change_password::domain::change_password::{
         ChangePasswordService, ProtectionSettings, system_clock,
     };
     let conf = aws_sdk_dynamodb::config::Builder::from(sdk)
         .endpoint_url(endpoint)
         .build();
     let store =
-        change_password::dynamodb_store::DynamoDbAccountStore::new(Client::from_conf(conf), table);
-    Arc::new(change_password::lambda_handler::Handler::new(
+        change_password::aws::dynamodb_store::DynamoDbAccountStore::new(Client::from_conf(conf), table);
+    Arc::new(change_password::edge::handler::Handler::new(
         ChangePasswordService::new(
             Arc::new(store),
             Arc::new(hasher()),
-            Arc::new(change_password::pepper::StaticPepper::none()),
-            change_password::password_policy::PasswordPolicy::default(),
+            Arc::new(change_password::domain::pepper::StaticPepper::none()),
+            change_password::domain::password_policy::PasswordPolicy::default(),
             ProtectionSettings::default(),
             system_clock(),
         ),

@@ -1,6 +1,6 @@
 //! Where accounts live: the port the change use case talks to, and an in-memory adapter.
 
-use crate::account::AccountRecord;
+use crate::domain::account::AccountRecord;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;

@@ -1,7 +1,7 @@
 //! A Secrets Manager secret string, read once per cold start: on first need, and again on a
 //! later request if Secrets Manager was unavailable.
 
-use crate::aws_clients::error_chain;
+use crate::aws::clients::error_chain;
 use aws_sdk_secretsmanager::Client;
 use std::sync::Arc;
 use tokio::sync::OnceCell;

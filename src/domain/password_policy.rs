@@ -3,7 +3,7 @@
 //! Pure functions: no I/O, no hashing. Passwords are NFKC-normalised once by the caller
 //! ([`normalize`]) and never trimmed or truncated.
 
-use crate::issue::{Field, Issue, codes};
+use crate::domain::issue::{Field, Issue, codes};
 use unicode_normalization::UnicodeNormalization;
 
 /// The configured rules.

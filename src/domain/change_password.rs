@@ -1,11 +1,11 @@
 //! The change-password use case (SPEC §4 order of checks), independent of Lambda and AWS.
 
-use crate::account::AccountRecord;
-use crate::account_store::{AccountStore, FailedAttempt, PasswordChange, StoreError};
-use crate::issue::{Field, Issue, codes};
-use crate::password_hashing::{HashingError, PasswordHashing, PepperKeys};
-use crate::password_policy::{Identifiers, PasswordPolicy, normalize};
-use crate::pepper::PepperSource;
+use crate::domain::account::AccountRecord;
+use crate::domain::account_store::{AccountStore, FailedAttempt, PasswordChange, StoreError};
+use crate::domain::issue::{Field, Issue, codes};
+use crate::domain::password_hashing::{HashingError, PasswordHashing, PepperKeys};
+use crate::domain::password_policy::{Identifiers, PasswordPolicy, normalize};
+use crate::domain::pepper::PepperSource;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -1,7 +1,7 @@
 //! HTTP in: routing, media type, size and the JSON body (SPEC §2).
 
-use crate::change_password::ChangeRequest;
-use crate::issue::{Issue, codes};
+use crate::domain::change_password::ChangeRequest;
+use crate::domain::issue::{Issue, codes};
 use serde_json::Value;
 
 pub const ROUTE: &str = "/api/workspace/account/change-password";

@@ -1,9 +1,9 @@
 //! The account store on DynamoDB (SPEC §5): consistent reads, atomic counters and one
 //! conditional `UpdateItem` per change.
 
-use crate::account::{AccountRecord, AccountStatus, AccountType};
-use crate::account_store::{AccountStore, FailedAttempt, PasswordChange, StoreError};
-use crate::aws_clients::error_chain;
+use crate::domain::account::{AccountRecord, AccountStatus, AccountType};
+use crate::domain::account_store::{AccountStore, FailedAttempt, PasswordChange, StoreError};
+use crate::aws::clients::error_chain;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};

@@ -3,12 +3,14 @@
 //! with the configured secret), `exp`/`nbf` with 60 s leeway, `iss` required and equal, `aud` or
 //! `client_id` in the audience when one is set, `token_use = access` when present, `sub` required.
 
-use crate::jwks::{JwksCache, JwksError};
-use crate::principal::{self, Principal, PrincipalError, PrincipalSource};
-use crate::secrets::CachedSecret;
+use crate::auth::jwks::{JwksCache, JwksError};
+use crate::auth::principal::{self, Principal, PrincipalError, PrincipalSource};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 pub const LEEWAY_SECONDS: u64 = 60;
 
@@ -31,11 +33,19 @@ pub fn parse_hs256_secret(secret: &str) -> Result<Vec<u8>, String> {
     Ok(secret.as_bytes().to_vec())
 }
 
+pub type KeyFuture<'a> = Pin<Box<dyn Future<Output = Result<Arc<Vec<u8>>, String>> + Send + 'a>>;
+
+/// Where the HS256 key comes from: a port, so that `auth` does not know Secrets Manager.
+pub trait SharedKeySource: Send + Sync {
+    /// The key, or why it cannot be had now (worth retrying later; never the key itself).
+    fn key(&self) -> KeyFuture<'_>;
+}
+
 pub struct TokenVerifier {
     issuer: String,
     audience: Vec<String>,
     jwks: JwksCache,
-    hs256: Option<CachedSecret<Vec<u8>>>,
+    hs256: Option<Box<dyn SharedKeySource>>,
 }
 
 impl TokenVerifier {
@@ -43,7 +53,7 @@ impl TokenVerifier {
         issuer: String,
         audience: Vec<String>,
         jwks: JwksCache,
-        hs256: Option<CachedSecret<Vec<u8>>>,
+        hs256: Option<Box<dyn SharedKeySource>>,
     ) -> Self {
         TokenVerifier {
             issuer,
@@ -74,9 +84,9 @@ impl TokenVerifier {
                     return Err(invalid());
                 };
                 let key = secret
-                    .get()
+                    .key()
                     .await
-                    .map_err(|e| TokenFailure::Unavailable(e.to_string()))?;
+                    .map_err(TokenFailure::Unavailable)?;
                 DecodingKey::from_secret(&key)
             }
             _ => return Err(invalid()),

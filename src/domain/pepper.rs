@@ -1,6 +1,6 @@
 //! Where the pepper keys come from: a port, so the core does not know Secrets Manager.
 
-use crate::password_hashing::PepperKeys;
+use crate::domain::password_hashing::PepperKeys;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
