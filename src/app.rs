@@ -1,16 +1,18 @@
 //! Builds the handler from the configuration: the one wiring of adapters to the core, used by
 //! `main.rs` at cold start and by the integration tests.
 
-use crate::domain::change_password::{ChangePasswordService, system_clock};
-use crate::config::Config;
-use crate::aws::dynamodb_store::DynamoDbAccountStore;
 use crate::auth::jwks::JwksCache;
-use crate::edge::handler::Handler;
-use crate::domain::password_hashing::Argon2Hasher;
-use crate::domain::pepper::{PepperSource, StaticPepper};
+use crate::auth::token_verifier::{
+    KeyFuture, KeyProblem, SharedKeySource, TokenVerifier, parse_hs256_secret,
+};
+use crate::aws::dynamodb_store::DynamoDbAccountStore;
 use crate::aws::secrets::CachedSecret;
 use crate::aws::secrets_pepper::SecretsManagerPepper;
-use crate::auth::token_verifier::{KeyFuture, SharedKeySource, TokenVerifier, parse_hs256_secret};
+use crate::config::Config;
+use crate::domain::change_password::{ChangePasswordService, system_clock};
+use crate::domain::password_hashing::Argon2Hasher;
+use crate::domain::pepper::{PepperSource, StaticPepper};
+use crate::edge::handler::Handler;
 use aws_config::SdkConfig;
 use std::sync::Arc;
 
@@ -18,14 +20,14 @@ pub type App = Handler<DynamoDbAccountStore>;
 
 /// Builds the handler. Fails only on what the configuration check cannot see (no TLS roots).
 pub fn build(config: &Config, sdk: &SdkConfig) -> Result<Arc<App>, String> {
-    build_with_jwks_refetch(config, sdk, crate::auth::jwks::REFETCH_INTERVAL)
+    build_with_jwks_penalty(config, sdk, crate::auth::jwks::UNKNOWN_KID_PENALTY)
 }
 
-/// [`build`] with another minimum interval between JWKS refetches.
-pub fn build_with_jwks_refetch(
+/// [`build`] with another penalty after a JWKS refetch that lacked the key id.
+pub fn build_with_jwks_penalty(
     config: &Config,
     sdk: &SdkConfig,
-    jwks_refetch: std::time::Duration,
+    jwks_penalty: std::time::Duration,
 ) -> Result<Arc<App>, String> {
     let store = DynamoDbAccountStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
@@ -62,13 +64,15 @@ pub fn build_with_jwks_refetch(
             Some(TokenVerifier::new(
                 issuer.clone(),
                 tokens.audience.clone(),
-                JwksCache::new(url)?.with_refetch_interval(jwks_refetch),
+                JwksCache::new(url)?.with_unknown_kid_penalty(jwks_penalty),
                 hs256,
             ))
         }
         _ => None,
     };
-    Ok(Arc::new(Handler::new(service, verifier)))
+    Ok(Arc::new(
+        Handler::new(service, verifier).with_audience(tokens.audience.clone()),
+    ))
 }
 
 /// The HS256 key from Secrets Manager, plugged into the verifier's port.
@@ -76,6 +80,11 @@ struct SecretKey(CachedSecret<Vec<u8>>);
 
 impl SharedKeySource for SecretKey {
     fn key(&self) -> KeyFuture<'_> {
-        Box::pin(async move { self.0.get().await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            self.0.get().await.map_err(|e| match e.unusable {
+                true => KeyProblem::Invalid(e.to_string()),
+                false => KeyProblem::Unavailable(e.to_string()),
+            })
+        })
     }
 }

@@ -51,6 +51,11 @@ pub const VARIABLES: &[&str] = &[
     "JWT_HS256_SECRET_ID",
 ];
 
+/// NIST SP 800-63B-4 §3.2.2: no more than 100 consecutive failed attempts on one account.
+pub const MAX_LOCKOUT_THRESHOLD: u32 = 100;
+/// A lock longer than a day is a denial of service the user cannot wait out.
+pub const MAX_LOCKOUT_SECONDS: u64 = 86_400;
+
 /// The most previous passwords kept: each one costs a full argon2 verification per change.
 pub const MAX_HISTORY: usize = 24;
 
@@ -117,6 +122,20 @@ impl Config {
             return Err(bad(
                 "PASSWORD_HISTORY",
                 &format!("must be at most {MAX_HISTORY}"),
+            ));
+        }
+        if protection.lockout_threshold > MAX_LOCKOUT_THRESHOLD {
+            return Err(bad(
+                "LOCKOUT_THRESHOLD",
+                &format!(
+                    "must be at most {MAX_LOCKOUT_THRESHOLD} (NIST SP 800-63B-4 allows no more consecutive failed attempts)"
+                ),
+            ));
+        }
+        if protection.lockout_seconds > MAX_LOCKOUT_SECONDS {
+            return Err(bad(
+                "LOCKOUT_SECONDS",
+                &format!("must be at most {MAX_LOCKOUT_SECONDS} (one day)"),
             ));
         }
         if protection.lockout_threshold > 0 && protection.lockout_seconds == 0 {
@@ -228,6 +247,33 @@ mod tests {
             assert_eq!(err.variable, named, "{var}={value}: {err}");
             assert!(err.to_string().contains(named));
         }
+    }
+
+    #[test]
+    fn lockout_bounds() {
+        let var = |r: Result<Config, ConfigError>| r.unwrap_err().variable;
+        assert_eq!(
+            var(config(&[
+                ("USERS_TABLE", "t"),
+                ("LOCKOUT_THRESHOLD", "101")
+            ])),
+            "LOCKOUT_THRESHOLD"
+        );
+        assert_eq!(
+            var(config(&[
+                ("USERS_TABLE", "t"),
+                ("LOCKOUT_SECONDS", "86401")
+            ])),
+            "LOCKOUT_SECONDS"
+        );
+        let at = config(&[
+            ("USERS_TABLE", "t"),
+            ("LOCKOUT_THRESHOLD", "100"),
+            ("LOCKOUT_SECONDS", "86400"),
+        ])
+        .unwrap();
+        assert_eq!(at.protection.lockout_threshold, 100);
+        assert_eq!(at.protection.lockout_seconds, 86_400);
     }
 
     #[test]

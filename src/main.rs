@@ -24,6 +24,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             std::process::exit(2);
         }
     };
+    if let Err(e) = handler.preflight().await {
+        tracing::error!(variable = "JWT_HS256_SECRET_ID", "{e}");
+        eprintln!("configuration error: JWT_HS256_SECRET_ID: {e}");
+        std::process::exit(2);
+    }
     tracing::info!(
         table = %config.users_table,
         argon2_memory_kib = config.argon2.memory_kib,

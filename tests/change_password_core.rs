@@ -532,7 +532,14 @@ async fn concurrent_changes_have_exactly_one_winner() {
         let (new, result) = t.await.unwrap();
         match result {
             Ok(_) => winners.push(new),
-            Err(ChangeError::Conflict | ChangeError::CurrentPasswordIncorrect { .. }) => {}
+            // Racers reserve an attempt each before argon2: with six racers and five attempts,
+            // one cannot reserve, and a racer whose write meets the lock the last reservation
+            // set (until its right password lifts it) is told so.
+            Err(
+                ChangeError::Conflict
+                | ChangeError::CurrentPasswordIncorrect { .. }
+                | ChangeError::AccountLocked { .. },
+            ) => {}
             Err(other) => panic!("{other:?}"),
         }
     }
@@ -556,6 +563,8 @@ async fn concurrent_changes_have_exactly_one_winner() {
 struct LostAnswerStore {
     inner: InMemoryAccountStore,
     commits: AtomicUsize,
+    /// Instead: the first commit is refused, and every read after it fails.
+    reread_fails: bool,
 }
 
 impl change_password::domain::account_store::AccountStore for LostAnswerStore {
@@ -563,26 +572,45 @@ impl change_password::domain::account_store::AccountStore for LostAnswerStore {
         &self,
         user_id: &str,
     ) -> Result<Option<AccountRecord>, change_password::domain::account_store::StoreError> {
+        if self.reread_fails && self.commits.load(Ordering::SeqCst) > 0 {
+            return Err(
+                change_password::domain::account_store::StoreError::Unavailable("timed out".into()),
+            );
+        }
         self.inner.load(user_id).await
     }
-    async fn record_failed_attempt(
+    async fn reserve_attempt(
         &self,
         user_id: &str,
-        threshold: u32,
-        lock_seconds: u64,
-        now: i64,
+        limit: change_password::domain::account_store::AttemptLimit,
     ) -> Result<
-        change_password::domain::account_store::FailedAttempt,
+        change_password::domain::account_store::Reservation,
         change_password::domain::account_store::StoreError,
     > {
-        self.inner
-            .record_failed_attempt(user_id, threshold, lock_seconds, now)
-            .await
+        self.inner.reserve_attempt(user_id, limit).await
+    }
+    async fn clear_attempts(
+        &self,
+        user_id: &str,
+        attempt: change_password::domain::account_store::Attempt,
+    ) -> Result<(), change_password::domain::account_store::StoreError> {
+        self.inner.clear_attempts(user_id, attempt).await
+    }
+    async fn release_attempt(
+        &self,
+        user_id: &str,
+        attempt: change_password::domain::account_store::Attempt,
+    ) -> Result<(), change_password::domain::account_store::StoreError> {
+        self.inner.release_attempt(user_id, attempt).await
     }
     async fn commit(
         &self,
         change: &change_password::domain::account_store::PasswordChange,
     ) -> Result<(), change_password::domain::account_store::StoreError> {
+        if self.reread_fails {
+            self.commits.fetch_add(1, Ordering::SeqCst);
+            return Err(change_password::domain::account_store::StoreError::ConditionFailed);
+        }
         self.inner.commit(change).await?;
         if self.commits.fetch_add(1, Ordering::SeqCst) == 0 {
             return Err(change_password::domain::account_store::StoreError::ConditionFailed);
@@ -591,12 +619,18 @@ impl change_password::domain::account_store::AccountStore for LostAnswerStore {
     }
 }
 
-#[tokio::test]
-async fn a_write_whose_answer_was_lost_is_still_a_success() {
+fn lost_answer_service(
+    reread_fails: bool,
+) -> (
+    Arc<Argon2Hasher>,
+    Arc<LostAnswerStore>,
+    ChangePasswordService<LostAnswerStore>,
+) {
     let hasher = Arc::new(Argon2Hasher::new(small()));
     let store = Arc::new(LostAnswerStore {
         inner: InMemoryAccountStore::new(),
         commits: AtomicUsize::new(0),
+        reread_fails,
     });
     store.inner.put(AccountRecord::new_user(
         USER,
@@ -610,6 +644,12 @@ async fn a_write_whose_answer_was_lost_is_still_a_success() {
         ProtectionSettings::default(),
         Arc::new(time::OffsetDateTime::now_utc),
     );
+    (hasher, store, service)
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_was_lost_is_still_a_success() {
+    let (hasher, store, service) = lost_answer_service(false);
     let changed = service
         .change(USER, req(Some(CURRENT), Some(NEW)))
         .await
@@ -617,4 +657,221 @@ async fn a_write_whose_answer_was_lost_is_still_a_success() {
     assert_eq!(changed.new_version, 1);
     let hash = store.inner.get(USER).unwrap().password_hash.unwrap();
     assert!(hasher.verify(NEW, &hash, &PepperKeys::none()).unwrap());
+}
+
+#[tokio::test]
+async fn a_lost_write_whose_outcome_cannot_be_read_is_a_503_not_a_409() {
+    let (_, store, service) = lost_answer_service(true);
+    let err = service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChangeError::Unavailable(_)), "{err:?}");
+    assert_eq!(store.inner.get(USER).unwrap().password_version, None);
+}
+
+async fn wrong(f: &Fixture) -> ChangeError {
+    f.service
+        .change(USER, req(Some("not the password"), Some(NEW)))
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn a_burst_of_wrong_guesses_runs_at_most_the_threshold_of_verifies() {
+    let f = Arc::new(fixture());
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let f = f.clone();
+        tasks.push(tokio::spawn(async move { wrong(&f).await }));
+    }
+    let mut incorrect = 0;
+    let mut locked = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            ChangeError::CurrentPasswordIncorrect { .. } => incorrect += 1,
+            ChangeError::AccountLocked { .. } => locked += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        f.hasher.calls.load(Ordering::SeqCst),
+        5,
+        "one verify per attempt"
+    );
+    assert_eq!((incorrect, locked), (4, 8));
+    let record = f.store.get(USER).unwrap();
+    assert_eq!(record.locked_until, Some(1_800_000_900));
+    assert_eq!(record.failed_attempts, 0);
+}
+
+#[tokio::test]
+async fn a_right_password_on_the_last_attempt_lifts_the_lock_it_set() {
+    let f = fixture();
+    for _ in 0..4 {
+        wrong(&f).await;
+    }
+    f.service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
+    let record = f.store.get(USER).unwrap();
+    assert_eq!((record.failed_attempts, record.locked_until), (0, None));
+    assert_eq!(record.password_version, Some(1));
+}
+
+#[tokio::test]
+async fn a_right_password_clears_the_count_even_when_the_change_stops_on_reuse() {
+    let f = fixture();
+    f.service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        wrong(&f).await;
+    }
+    assert_eq!(f.store.get(USER).unwrap().failed_attempts, 3);
+    let err = f
+        .service
+        .change(USER, req(Some(NEW), Some(CURRENT)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChangeError::PasswordReused { .. }), "{err:?}");
+    assert_eq!(f.store.get(USER).unwrap().failed_attempts, 0);
+}
+
+#[tokio::test]
+async fn a_retried_change_answers_already_changed_and_counts_nothing() {
+    for history_depth in [5, 0] {
+        let f = fixture_with(
+            ProtectionSettings {
+                history_depth,
+                ..ProtectionSettings::default()
+            },
+            PepperKeys::none(),
+        );
+        f.service
+            .change(USER, req(Some(CURRENT), Some(NEW)))
+            .await
+            .unwrap();
+        wrong(&f).await;
+        let before = f.store.get(USER).unwrap();
+        assert_eq!(before.failed_attempts, 1);
+        f.now.fetch_add(599, Ordering::SeqCst);
+        let retried = f
+            .service
+            .change(USER, req(Some(CURRENT), Some(NEW)))
+            .await
+            .unwrap();
+        assert!(retried.retried);
+        assert_eq!(retried.new_version, 1);
+        let codes: Vec<_> = retried.warnings.iter().map(|w| w.code).collect();
+        assert!(
+            codes.contains(&codes::PASSWORD_ALREADY_CHANGED),
+            "{codes:?}"
+        );
+        assert_eq!(
+            f.store.get(USER).unwrap(),
+            before,
+            "nothing written, nothing counted"
+        );
+        // Ten minutes after the change, it is a wrong password like any other.
+        f.now.fetch_add(1, Ordering::SeqCst);
+        let err = f
+            .service
+            .change(USER, req(Some(CURRENT), Some(NEW)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ChangeError::CurrentPasswordIncorrect {
+                    remaining_attempts: Some(3)
+                }
+            ),
+            "history {history_depth}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_the_same_change_is_a_retry() {
+    let f = fixture();
+    f.service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
+    // The previous password with another new one: a wrong current password, counted.
+    let err = f
+        .service
+        .change(USER, req(Some(CURRENT), Some("another-Quokka-Harbour-77")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ChangeError::CurrentPasswordIncorrect {
+                remaining_attempts: Some(4)
+            }
+        ),
+        "{err:?}"
+    );
+    // The retry of the last attempt that locks gives the attempt back and lifts the lock.
+    for _ in 0..3 {
+        wrong(&f).await;
+    }
+    let retried = f
+        .service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
+    assert!(retried.retried);
+    let record = f.store.get(USER).unwrap();
+    assert_eq!((record.failed_attempts, record.locked_until), (4, None));
+}
+
+#[tokio::test]
+async fn a_hash_of_an_unnormalised_password_verifies_within_one_attempt() {
+    // Imported from a system that hashed the password as typed: full-width letters, which
+    // NFKC turns into ASCII.
+    let raw = "ｃｏｒｒｅｃｔ horse battery staple";
+    assert_ne!(
+        change_password::domain::password_policy::normalize(raw),
+        raw
+    );
+    let f = fixture();
+    let mut record = f.store.get(USER).unwrap();
+    record.password_hash = Some(f.hasher.inner.hash(raw, &PepperKeys::none()).unwrap());
+    f.store.put(record);
+    // A wrong password typed the same way: both forms are tried, one attempt is counted.
+    let err = f
+        .service
+        .change(
+            USER,
+            req(Some("ｗｒｏｎｇ horse battery staple"), Some(NEW)),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ChangeError::CurrentPasswordIncorrect {
+                remaining_attempts: Some(4)
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(f.hasher.calls.load(Ordering::SeqCst), 2);
+    f.service
+        .change(USER, req(Some(raw), Some(NEW)))
+        .await
+        .unwrap();
+    let record = f.store.get(USER).unwrap();
+    assert_eq!(record.failed_attempts, 0);
+    assert!(
+        f.hasher
+            .inner
+            .verify(NEW, &record.password_hash.unwrap(), &PepperKeys::none())
+            .unwrap()
+    );
 }

@@ -192,8 +192,9 @@ async fn a_throttled_write_is_a_503_and_writes_nothing() {
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
     let proxy = FaultProxy::start(std::env::var("AWS_ENDPOINT_URL").unwrap()).await;
     let handler = handler_at_endpoint(&sdk, &proxy.url, &table);
-    // The read passes; the conditional UpdateItem never gets through.
-    proxy.passes.store(1, Ordering::SeqCst);
+    // The read, the reservation and the clear pass; the conditional UpdateItem never gets
+    // through.
+    proxy.passes.store(3, Ordering::SeqCst);
     proxy.mode.store(ERROR_500, Ordering::SeqCst);
     let a = Answer::from_lambda(
         &handler
@@ -207,5 +208,30 @@ async fn a_throttled_write_is_a_503_and_writes_nothing() {
     assert!(
         rust_argon2::verify_encoded(&s(&item, "PasswordHash").unwrap(), DEMO_CURRENT.as_bytes())
             .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_write_left_without_an_answer_is_a_503_never_a_409() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let proxy = FaultProxy::start(std::env::var("AWS_ENDPOINT_URL").unwrap()).await;
+    let handler = handler_at_endpoint(&sdk, &proxy.url, &table);
+    // The read, the reservation and the clear pass; the write and everything after it hang.
+    proxy.passes.store(3, Ordering::SeqCst);
+    proxy.mode.store(HANG, Ordering::SeqCst);
+    let a = Answer::from_lambda(
+        &handler
+            .handle_event(event(DEMO_CURRENT), context("r"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert_eq!(a.error_codes(), vec!["ServiceUnavailable"]);
+    assert_eq!(a.header("retry-after"), Some("1"));
+    assert_eq!(
+        n(&item(&sdk, &table, DEMO_SUB).await, "PasswordVersion"),
+        None
     );
 }

@@ -5,8 +5,10 @@ mod support;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use change_password::domain::account_store::{AccountStore, FailedAttempt, PasswordChange, StoreError};
 use change_password::aws::dynamodb_store::DynamoDbAccountStore;
+use change_password::domain::account_store::{
+    AccountStore, Attempt, AttemptLimit, PasswordChange, Reservation, StoreError,
+};
 use std::sync::Arc;
 use support::*;
 
@@ -115,13 +117,16 @@ async fn commit_is_refused_while_locked() {
     let store = DynamoDbAccountStore::new(Client::new(&sdk), &table);
     let seeded = seed_demo(&sdk, &table, DEMO_CURRENT).await;
     let old = seeded.password_hash.unwrap();
-    assert!(matches!(
+    assert_eq!(
         store
-            .record_failed_attempt(DEMO_SUB, 1, 60, 1_800_000_000)
+            .reserve_attempt(DEMO_SUB, limit(1, 60, 1_800_000_000))
             .await
             .unwrap(),
-        FailedAttempt::Locked(1_800_000_060)
-    ));
+        Reservation::Taken(Attempt {
+            used: 1,
+            lock: Some(1_800_000_060)
+        })
+    );
     assert!(matches!(
         store.commit(&change(&old, None, "$new", vec![])).await,
         Err(StoreError::ConditionFailed)
@@ -137,67 +142,189 @@ async fn commit_is_refused_while_locked() {
     );
 }
 
+fn limit(threshold: u32, lock_seconds: u64, now: i64) -> AttemptLimit {
+    AttemptLimit {
+        threshold,
+        lock_seconds,
+        now,
+    }
+}
+
+/// Reserves from `tasks` concurrent tasks; returns what each got.
+async fn reserve_concurrently(
+    store: &Arc<DynamoDbAccountStore>,
+    tasks: usize,
+    limit: AttemptLimit,
+) -> Vec<Reservation> {
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            store.reserve_attempt(DEMO_SUB, limit).await.unwrap()
+        }));
+    }
+    let mut got = Vec::new();
+    for h in handles {
+        got.push(h.await.unwrap());
+    }
+    got
+}
+
 #[tokio::test]
-async fn concurrent_failed_attempts_count_exactly() {
+async fn concurrent_reservations_take_exactly_the_threshold_and_the_last_one_locks() {
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     let store = Arc::new(DynamoDbAccountStore::new(Client::new(&sdk), &table));
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
-    let mut tasks = Vec::new();
-    for _ in 0..12 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            store
-                .record_failed_attempt(DEMO_SUB, 0, 900, 0)
-                .await
-                .unwrap()
-        }));
-    }
-    let mut counts = Vec::new();
-    for t in tasks {
-        match t.await.unwrap() {
-            FailedAttempt::Counted(n) => counts.push(n),
-            other => panic!("{other:?}"),
-        }
-    }
-    counts.sort();
-    assert_eq!(counts, (1..=12).collect::<Vec<_>>());
+    let got = reserve_concurrently(&store, 12, limit(5, 900, 1_000)).await;
+    let mut used: Vec<u32> = got
+        .iter()
+        .filter_map(|r| match r {
+            Reservation::Taken(a) => Some(a.used),
+            Reservation::Locked(_) => None,
+        })
+        .collect();
+    used.sort();
+    assert_eq!(used, vec![1, 2, 3, 4, 5], "{got:?}");
+    let locks: Vec<_> = got
+        .iter()
+        .filter_map(|r| match r {
+            Reservation::Taken(Attempt { lock: Some(u), .. }) => Some(*u),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        locks,
+        vec![1_900],
+        "only the attempt that took the last one locks"
+    );
+    assert_eq!(
+        got.iter()
+            .filter(|r| **r == Reservation::Locked(1_900))
+            .count(),
+        7
+    );
+    let after = item(&sdk, &table, DEMO_SUB).await;
+    assert_eq!(n(&after, "LockedUntil"), Some(1_900));
+    assert_eq!(n(&after, "FailedPasswordAttempts"), Some(0));
+    // While locked, the count does not move.
+    let again = reserve_concurrently(&store, 3, limit(5, 900, 1_100)).await;
+    assert!(again.iter().all(|r| *r == Reservation::Locked(1_900)));
     assert_eq!(
         n(
             &item(&sdk, &table, DEMO_SUB).await,
             "FailedPasswordAttempts"
         ),
-        Some(12)
+        Some(0)
+    );
+    // Once the lock has passed, a new window starts from zero.
+    assert_eq!(
+        store
+            .reserve_attempt(DEMO_SUB, limit(5, 900, 1_900))
+            .await
+            .unwrap(),
+        Reservation::Taken(Attempt {
+            used: 1,
+            lock: None
+        })
     );
 }
 
+async fn attempts(sdk: &aws_config::SdkConfig, table: &str) -> Option<i64> {
+    n(&item(sdk, table, DEMO_SUB).await, "FailedPasswordAttempts")
+}
+
 #[tokio::test]
-async fn the_threshold_locks_once_and_restarts_the_count() {
+async fn clearing_and_releasing_settle_the_reserved_attempt() {
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     let store = Arc::new(DynamoDbAccountStore::new(Client::new(&sdk), &table));
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
-    let mut tasks = Vec::new();
-    for _ in 0..5 {
+    let take = |threshold| {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            store
-                .record_failed_attempt(DEMO_SUB, 5, 900, 1_000)
+        async move {
+            match store
+                .reserve_attempt(DEMO_SUB, limit(threshold, 900, 1_000))
                 .await
                 .unwrap()
-        }));
-    }
-    let mut locked = 0;
-    for t in tasks {
-        if let FailedAttempt::Locked(until) = t.await.unwrap() {
-            assert_eq!(until, 1_900);
-            locked += 1;
+            {
+                Reservation::Taken(a) => a,
+                other => panic!("{other:?}"),
+            }
         }
-    }
-    assert_eq!(locked, 1, "exactly the fifth concurrent failure locks");
+    };
+    let a = take(3).await;
+    let b = take(3).await;
+    assert_eq!((a.used, b.used), (1, 2));
+    // A retried change gives its attempt back.
+    store.release_attempt(DEMO_SUB, b).await.unwrap();
+    assert_eq!(attempts(&sdk, &table).await, Some(1));
+    // A right password clears the count.
+    store.clear_attempts(DEMO_SUB, a).await.unwrap();
+    assert_eq!(attempts(&sdk, &table).await, Some(0));
+    // The last attempt locks; a right password lifts that lock...
+    take(3).await;
+    take(3).await;
+    let last = take(3).await;
+    assert_eq!(last.lock, Some(1_900));
+    store.clear_attempts(DEMO_SUB, last).await.unwrap();
     let after = item(&sdk, &table, DEMO_SUB).await;
-    assert_eq!(n(&after, "LockedUntil"), Some(1_900));
+    assert!(!after.contains_key("LockedUntil"));
     assert_eq!(n(&after, "FailedPasswordAttempts"), Some(0));
+    // ...and a retried change lifts it and leaves the count it found.
+    take(3).await;
+    take(3).await;
+    let last = take(3).await;
+    store.release_attempt(DEMO_SUB, last).await.unwrap();
+    let after = item(&sdk, &table, DEMO_SUB).await;
+    assert!(!after.contains_key("LockedUntil"));
+    assert_eq!(n(&after, "FailedPasswordAttempts"), Some(2));
+    // Releasing never takes the count below zero (a lock restarted it meanwhile).
+    store
+        .clear_attempts(
+            DEMO_SUB,
+            Attempt {
+                used: 1,
+                lock: None,
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .release_attempt(
+            DEMO_SUB,
+            Attempt {
+                used: 1,
+                lock: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(attempts(&sdk, &table).await, Some(0));
+}
+
+#[tokio::test]
+async fn a_count_left_at_or_above_the_threshold_locks_instead_of_sticking() {
+    // A lowered LOCKOUT_THRESHOLD (or data written elsewhere) can leave more attempts used
+    // than the threshold, with no lock: the next reservation takes the last one and locks.
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    let store = DynamoDbAccountStore::new(Client::new(&sdk), &table);
+    let mut record = seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    record.failed_attempts = 9;
+    change_password::aws::dynamodb_store::put_record(&Client::new(&sdk), &table, &record)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .reserve_attempt(DEMO_SUB, limit(5, 60, 1_000))
+            .await
+            .unwrap(),
+        Reservation::Taken(Attempt {
+            used: 5,
+            lock: Some(1_060)
+        })
+    );
 }
 
 #[tokio::test]
@@ -205,10 +332,14 @@ async fn failed_attempt_on_a_missing_account_creates_nothing() {
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     let store = DynamoDbAccountStore::new(Client::new(&sdk), &table);
-    assert!(matches!(
-        store.record_failed_attempt("ghost", 5, 900, 0).await,
-        Err(StoreError::ConditionFailed)
-    ));
+    for threshold in [1, 5] {
+        assert!(matches!(
+            store
+                .reserve_attempt("ghost", limit(threshold, 900, 0))
+                .await,
+            Err(StoreError::ConditionFailed)
+        ));
+    }
     assert!(item(&sdk, &table, "ghost").await.is_empty());
 }
 

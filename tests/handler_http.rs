@@ -320,3 +320,77 @@ async fn responses_have_the_shape_of_their_source() {
         .unwrap();
     assert_eq!(alb["statusCode"], 401, "{alb}");
 }
+
+#[tokio::test]
+async fn a_retried_change_answers_200_already_changed_and_writes_nothing() {
+    let (sdk, table, app) = setup().await;
+    let first = invoke(&app, event(&body(DEMO_CURRENT, DEMO_NEW)), "first").await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let stored = item(&sdk, &table, DEMO_SUB).await;
+    assert!(s(&stored, "PreviousPasswordHash").is_some());
+    // The client never saw the 200 and sends the same request again.
+    let again = invoke(&app, event(&body(DEMO_CURRENT, DEMO_NEW)), "retry").await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    again.assert_envelope();
+    assert_eq!(again.body["Success"], true);
+    assert_eq!(again.body["Data"]["PasswordChanged"], true);
+    assert_eq!(again.body["Warnings"][0]["Code"], "PasswordAlreadyChanged");
+    assert_eq!(again.body["Warnings"][0]["Severity"], 1);
+    assert_no_secrets(&again);
+    assert_eq!(
+        item(&sdk, &table, DEMO_SUB).await,
+        stored,
+        "nothing written or counted"
+    );
+    // Another new password with the old current one is a wrong password, and counts.
+    let other = invoke(
+        &app,
+        event(&body(DEMO_CURRENT, "another-Quokka-Harbour-77")),
+        "other",
+    )
+    .await;
+    assert_eq!(other.status, 400, "{}", other.body);
+    assert_eq!(other.error_codes(), vec!["CurrentPasswordIncorrect"]);
+    assert_eq!(
+        n(
+            &item(&sdk, &table, DEMO_SUB).await,
+            "FailedPasswordAttempts"
+        ),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn jwt_audience_also_holds_for_authorizer_claims() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let app = change_password::app::build(
+        &config(&table, &[("JWT_AUDIENCE", "4example0client0id000000000")]),
+        &sdk,
+    )
+    .unwrap();
+    let mut e = load_event("apigw-http-jwt.json");
+    e["requestContext"]["authorizer"]["jwt"]["claims"]["client_id"] = json!("another-app-client");
+    let a = invoke(&app, e, "r").await;
+    assert_eq!(a.status, 401, "{}", a.body);
+    assert!(
+        a.header("www-authenticate")
+            .unwrap()
+            .contains("invalid_token")
+    );
+    let mut e = load_event("apigw-rest-cognito.json");
+    e["requestContext"]["authorizer"]["claims"]["client_id"] = json!("another-app-client");
+    e["requestContext"]["authorizer"]["claims"]
+        .as_object_mut()
+        .unwrap()
+        .remove("aud");
+    assert_eq!(invoke(&app, e, "r").await.status, 401);
+    assert_eq!(
+        n(&item(&sdk, &table, DEMO_SUB).await, "PasswordVersion"),
+        None
+    );
+    // The configured client passes.
+    let a = invoke(&app, load_event("apigw-http-jwt.json"), "r").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}

@@ -5,8 +5,8 @@
 mod support;
 
 use aws_sdk_secretsmanager::Client as Secrets;
-use change_password::domain::password_hashing::PasswordHashing;
 use change_password::aws::secrets_pepper::parse_pepper_secret;
+use change_password::domain::password_hashing::PasswordHashing;
 use serde_json::json;
 use support::*;
 

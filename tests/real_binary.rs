@@ -610,7 +610,7 @@ async fn processes_racing_on_one_account() {
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
     let api = std::sync::Arc::new(RuntimeApi::start().await);
     let mut children: Vec<_> = (0..3)
-        .map(|_| api.spawn_function(&aws_vars(&table, &[("LOCKOUT_THRESHOLD", "0")])))
+        .map(|_| api.spawn_function(&aws_vars(&table, &[("LOCKOUT_THRESHOLD", "100")])))
         .collect();
     // Concurrent wrong attempts are counted exactly.
     let attempts = 6;
@@ -666,5 +666,175 @@ async fn processes_racing_on_one_account() {
     for child in &mut children {
         assert!(child.try_wait().unwrap().is_none());
         child.kill().await.unwrap();
+    }
+}
+
+/// Sends `guesses` concurrent wrong current passwords to `processes` instances; returns the
+/// statuses and how many argon2 verifies of the current password the instances ran.
+async fn burst(
+    table: &str,
+    processes: usize,
+    guesses: usize,
+) -> (std::collections::BTreeMap<u64, usize>, usize) {
+    let api = std::sync::Arc::new(RuntimeApi::start().await);
+    let mut children: Vec<_> = (0..processes)
+        .map(|_| {
+            api.spawn_function(&aws_vars(
+                table,
+                &[
+                    ("LOCKOUT_THRESHOLD", "5"),
+                    ("AWS_LAMBDA_LOG_LEVEL", "DEBUG"),
+                ],
+            ))
+        })
+        .collect();
+    let logs: Vec<_> = children
+        .iter_mut()
+        .map(|c| tokio::spawn(drain(c.stdout.take().unwrap())))
+        .collect();
+    let mut tasks = Vec::new();
+    for i in 0..guesses {
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            api.invoke(
+                http_event(&wrong(&format!("burst-{i}-Violet-Harbor"))),
+                LIMIT,
+            )
+            .await
+        }));
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Some(Invocation::Response(r)) => {
+                *statuses
+                    .entry(r["statusCode"].as_u64().unwrap())
+                    .or_insert(0) += 1
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    for child in &mut children {
+        assert!(child.try_wait().unwrap().is_none(), "an instance died");
+        child.kill().await.unwrap();
+    }
+    let (mut verifies, mut durations) = (0, Vec::new());
+    for log in logs {
+        for line in log.await.unwrap().lines() {
+            verifies += usize::from(line.contains("current password verified"));
+            if let Ok(l) = serde_json::from_str::<Value>(line)
+                && let Some(ms) = l["duration_ms"].as_f64()
+            {
+                durations.push(ms.round() as u64);
+            }
+        }
+    }
+    durations.sort();
+    eprintln!("request durations (ms): {durations:?}");
+    (statuses, verifies)
+}
+
+/// A stored hash that takes long to verify (64 MiB, t = 4), so that a burst overlaps.
+async fn seed_slow(sdk: &aws_config::SdkConfig, table: &str, used: u32) {
+    use change_password::domain::password_hashing::{
+        Argon2Hasher, Argon2Settings, PasswordHashing, PepperKeys,
+    };
+    let slow = Argon2Hasher::new(Argon2Settings {
+        memory_kib: 65_536,
+        iterations: 4,
+        parallelism: 1,
+    });
+    let mut record = seed_demo(sdk, table, DEMO_CURRENT).await;
+    record.password_hash = Some(slow.hash(DEMO_CURRENT, &PepperKeys::none()).unwrap());
+    record.failed_attempts = used;
+    change_password::aws::dynamodb_store::put_record(
+        &aws_sdk_dynamodb::Client::new(sdk),
+        table,
+        &record,
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_guesses_across_instances_runs_at_most_the_threshold_of_verifies() {
+    let sdk = sdk().await;
+    // A fresh account: 12 guesses on 6 instances at once.
+    let table = new_table(&sdk).await;
+    seed_slow(&sdk, &table, 0).await;
+    let (statuses, verifies) = burst(&table, 6, 12).await;
+    eprintln!("burst on a fresh account: statuses {statuses:?}, verifies {verifies}");
+    assert_eq!(verifies, 5, "{statuses:?}");
+    assert_eq!(statuses.get(&400), Some(&4), "{statuses:?}");
+    assert_eq!(statuses.get(&429), Some(&8), "{statuses:?}");
+    let after = item(&sdk, &table, DEMO_SUB).await;
+    assert!(n(&after, "LockedUntil").is_some());
+    assert_eq!(n(&after, "FailedPasswordAttempts"), Some(0));
+    // Four attempts already used: six guesses at once run one verify, and none answers 400.
+    let table = new_table(&sdk).await;
+    seed_slow(&sdk, &table, 4).await;
+    let (statuses, verifies) = burst(&table, 6, 6).await;
+    eprintln!("burst with 4 attempts used: statuses {statuses:?}, verifies {verifies}");
+    assert_eq!(verifies, 1, "{statuses:?}");
+    assert_eq!(statuses.get(&429), Some(&6), "{statuses:?}");
+    let after = item(&sdk, &table, DEMO_SUB).await;
+    assert!(n(&after, "LockedUntil").is_some());
+    assert_eq!(n(&after, "FailedPasswordAttempts"), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hs256_key_under_32_bytes_stops_the_cold_start() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let api = RuntimeApi::start().await;
+    for (key, starts) in [
+        ("too-short-31-bytes-of-hs256-key", false),
+        ("a-key-of-exactly-32-bytes-hs256!", true),
+    ] {
+        assert_eq!(key.len(), if starts { 32 } else { 31 });
+        let secret_id = format!("hs256-{}-{}", std::process::id(), key.len());
+        aws_sdk_secretsmanager::Client::new(&sdk)
+            .create_secret()
+            .name(&secret_id)
+            .secret_string(key)
+            .send()
+            .await
+            .unwrap();
+        let mut child = api.spawn_function(&aws_vars(
+            &table,
+            &[
+                ("JWT_ISSUER", "https://issuer.example"),
+                ("JWT_HS256_SECRET_ID", &secret_id),
+            ],
+        ));
+        let stderr = tokio::spawn(drain(child.stderr.take().unwrap()));
+        if starts {
+            // It serves: an event without a token answers 401.
+            let mut e = http_event("{}");
+            e["requestContext"]["authorizer"] = Value::Null;
+            e["headers"]
+                .as_object_mut()
+                .unwrap()
+                .remove("authorization");
+            match api.invoke(e, LIMIT).await {
+                Some(Invocation::Response(r)) => assert_eq!(r["statusCode"], 401, "{r}"),
+                other => panic!("{other:?}"),
+            }
+            child.kill().await.unwrap();
+        } else {
+            let status = tokio::time::timeout(LIMIT, child.wait())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(status.code(), Some(2));
+            let stderr = stderr.await.unwrap();
+            assert!(stderr.contains("JWT_HS256_SECRET_ID"), "{stderr}");
+            assert!(stderr.contains("32"), "{stderr}");
+            assert!(
+                !stderr.contains(key),
+                "the key itself is never printed: {stderr}"
+            );
+        }
     }
 }

@@ -30,6 +30,8 @@ fn bad_values_are_named() {
         ("PASSWORD_MIN_SCORE", "9"),
         ("ARGON2_MEMORY_KIB", "lots"),
         ("LOCKOUT_THRESHOLD", "-3"),
+        ("LOCKOUT_THRESHOLD", "101"),
+        ("LOCKOUT_SECONDS", "86401"),
         ("JWT_JWKS_URL", "http://jwks.example.com/keys"),
     ] {
         let (code, stderr) = start(&[

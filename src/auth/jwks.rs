@@ -1,5 +1,8 @@
 //! The issuer's signing keys (JWKS): fetched on first need, cached for the life of the process,
-//! refetched when a token names an unknown key id, at most once a minute.
+//! refetched when a token names a key id that is not cached. Only a refetch that still lacked
+//! the key id holds further unknown-id refetches back (for 10 s), as `aws-jwt-verify`'s penalty
+//! box does: a key published after the cache was filled is accepted on its first use, and a
+//! flood of made-up key ids costs the issuer one fetch per 10 s.
 
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::client::legacy::Client;
@@ -9,8 +12,8 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Shortest interval between two fetches caused by unknown key ids.
-pub const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+/// How long a refetch that still lacked the key id holds further unknown-id refetches back.
+pub const UNKNOWN_KID_PENALTY: Duration = Duration::from_secs(10);
 /// Shortest interval between two attempts after a failed fetch.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -32,13 +35,14 @@ type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<byt
 #[derive(Default)]
 struct State {
     keys: Option<JwkSet>,
-    last_success: Option<Instant>,
     last_failure: Option<Instant>,
+    /// Until then, a key id that is not cached is unknown without a refetch.
+    penalty_until: Option<Instant>,
 }
 
 pub struct JwksCache {
     url: http::Uri,
-    refetch_interval: Duration,
+    penalty: Duration,
     client: HttpsClient,
     state: Mutex<State>,
     fetching: tokio::sync::Mutex<()>,
@@ -78,16 +82,16 @@ impl JwksCache {
             .build(https);
         Ok(JwksCache {
             url,
-            refetch_interval: REFETCH_INTERVAL,
+            penalty: UNKNOWN_KID_PENALTY,
             client,
             state: Mutex::new(State::default()),
             fetching: tokio::sync::Mutex::new(()),
         })
     }
 
-    /// Another minimum interval between refetches for unknown key ids (tests of rotation).
-    pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
-        self.refetch_interval = interval;
+    /// Another penalty after a refetch that lacked the key id (tests of rotation).
+    pub fn with_unknown_kid_penalty(mut self, penalty: Duration) -> Self {
+        self.penalty = penalty;
         self
     }
 
@@ -112,37 +116,41 @@ impl JwksCache {
             return Ok(key);
         }
         let now = Instant::now();
-        let (have_keys, may_fetch) = {
+        {
             let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let recent_success = state
-                .last_success
-                .is_some_and(|t| now.duration_since(t) < self.refetch_interval);
-            let recent_failure = state
+            if state
                 .last_failure
-                .is_some_and(|t| now.duration_since(t) < RETRY_AFTER_FAILURE);
-            (state.keys.is_some(), !recent_success && !recent_failure)
-        };
-        if !may_fetch {
-            return Err(if have_keys {
-                JwksError::UnknownKey
-            } else {
-                JwksError::Unavailable("the last fetch failed moments ago".into())
-            });
+                .is_some_and(|t| now.duration_since(t) < RETRY_AFTER_FAILURE)
+            {
+                return Err(JwksError::Unavailable(
+                    "the last fetch failed moments ago".into(),
+                ));
+            }
+            if state.penalty_until.is_some_and(|until| now < until) {
+                return Err(JwksError::UnknownKey);
+            }
         }
-        match self.fetch().await {
+        let fetched = self.fetch().await;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match fetched {
             Ok(set) => {
-                let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 state.keys = Some(set);
-                state.last_success = Some(now);
                 state.last_failure = None;
             }
             Err(e) => {
-                let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 state.last_failure = Some(now);
                 return Err(e);
             }
         }
-        self.cached(kid).ok_or(JwksError::UnknownKey)
+        drop(state);
+        match self.cached(kid) {
+            Some(key) => Ok(key),
+            None => {
+                let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                state.penalty_until = Some(Instant::now() + self.penalty);
+                Err(JwksError::UnknownKey)
+            }
+        }
     }
 
     async fn fetch(&self) -> Result<JwkSet, JwksError> {

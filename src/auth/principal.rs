@@ -52,7 +52,14 @@ pub enum PrincipalError {
 
 /// Resolves the caller from the authorizer context, in SPEC §3 order: the first source present
 /// decides. `Ok(None)` means no authorizer context at all (the caller may still carry a token).
-pub fn from_authorizer(request_context: &Value) -> Result<Option<Principal>, PrincipalError> {
+/// When `audience` is not empty, JWT and Cognito authorizer claims must name one of its client
+/// ids (`aud` or `client_id`), as tokens the function verifies must: an authorizer that accepts
+/// every app client of a pool does not widen who may call. A Lambda authorizer's context
+/// carries no such claim and is taken as its authorizer decided.
+pub fn from_authorizer(
+    request_context: &Value,
+    audience: &[String],
+) -> Result<Option<Principal>, PrincipalError> {
     let authorizer = request_context.get("authorizer").and_then(Value::as_object);
     let Some(authorizer) = authorizer else {
         return api_key_check(request_context);
@@ -63,11 +70,11 @@ pub fn from_authorizer(request_context: &Value) -> Result<Option<Principal>, Pri
         .and_then(|j| j.get("claims"))
         .and_then(Value::as_object)
     {
-        return from_claims(claims, PrincipalSource::HttpApiJwtAuthorizer).map(Some);
+        return from_audited_claims(claims, audience, PrincipalSource::HttpApiJwtAuthorizer);
     }
     // 2. REST Cognito user pool authorizer.
     if let Some(claims) = authorizer.get("claims").and_then(Value::as_object) {
-        return from_claims(claims, PrincipalSource::RestCognitoAuthorizer).map(Some);
+        return from_audited_claims(claims, audience, PrincipalSource::RestCognitoAuthorizer);
     }
     // 3. Lambda authorizer: HTTP API puts its context under `lambda`, REST at the top level.
     if let Some(context) = authorizer.get("lambda").and_then(Value::as_object) {
@@ -92,6 +99,44 @@ fn api_key_check(request_context: &Value) -> Result<Option<Principal>, Principal
         return Err(PrincipalError::ApiKeyCaller);
     }
     Ok(None)
+}
+
+fn from_audited_claims(
+    claims: &Map<String, Value>,
+    audience: &[String],
+    source: PrincipalSource,
+) -> Result<Option<Principal>, PrincipalError> {
+    if !audience.is_empty() && !names_client(audience, claims, true) {
+        return Err(PrincipalError::InvalidToken);
+    }
+    from_claims(claims, source).map(Some)
+}
+
+/// Whether the claims name an accepted client id (`aud`, a string or a list, or Cognito's
+/// `client_id`); always when `accepted` is empty.
+pub fn audience_accepted(accepted: &[String], claims: &Map<String, Value>) -> bool {
+    accepted.is_empty() || names_client(accepted, claims, false)
+}
+
+/// [`audience_accepted`] for claims as API Gateway passes them: an HTTP API JWT authorizer
+/// flattens a list `aud` into one string like `[a b]`.
+fn names_client(accepted: &[String], claims: &Map<String, Value>, flattened: bool) -> bool {
+    let ok = |v: &str| accepted.iter().any(|a| a == v);
+    let aud = match claims.get("aud") {
+        Some(Value::String(a)) => {
+            ok(a)
+                || (flattened
+                    && a.strip_prefix('[')
+                        .and_then(|a| a.strip_suffix(']'))
+                        .is_some_and(|list| list.split(' ').any(ok)))
+        }
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(ok),
+        _ => false,
+    };
+    aud || claims
+        .get("client_id")
+        .and_then(Value::as_str)
+        .is_some_and(ok)
 }
 
 /// A claim as a string: API Gateway passes strings, but numbers and booleans are accepted.
@@ -151,7 +196,43 @@ mod tests {
     use serde_json::json;
 
     fn user(ctx: Value) -> Result<Option<Principal>, PrincipalError> {
-        from_authorizer(&ctx)
+        from_authorizer(&ctx, &[])
+    }
+
+    #[test]
+    fn authorizer_claims_must_name_an_accepted_client_when_an_audience_is_set() {
+        let audience = vec!["app-a".to_string()];
+        let with = |claims: Value| json!({"authorizer": {"jwt": {"claims": claims}}});
+        let ok = with(json!({"sub": "u", "username": "n", "client_id": "app-a"}));
+        assert!(from_authorizer(&ok, &audience).unwrap().is_some());
+        let ok = json!({"authorizer": {"claims": {"sub": "u", "aud": "app-a"}}});
+        assert!(from_authorizer(&ok, &audience).unwrap().is_some());
+        let ok = with(json!({"sub": "u", "aud": "[app-b app-a]"}));
+        assert!(from_authorizer(&ok, &audience).unwrap().is_some());
+        for claims in [
+            json!({"sub": "u", "client_id": "app-b"}),
+            json!({"sub": "u", "aud": "app-b"}),
+            json!({"sub": "u"}),
+        ] {
+            assert_eq!(
+                from_authorizer(&with(claims.clone()), &audience),
+                Err(PrincipalError::InvalidToken),
+                "{claims}"
+            );
+            let rest = json!({"authorizer": {"claims": claims}});
+            assert_eq!(
+                from_authorizer(&rest, &audience),
+                Err(PrincipalError::InvalidToken)
+            );
+        }
+        // Without an audience, any client is accepted; a Lambda authorizer context is its own.
+        assert!(
+            from_authorizer(&with(json!({"sub": "u", "aud": "x"})), &[])
+                .unwrap()
+                .is_some()
+        );
+        let lambda = json!({"authorizer": {"lambda": {"sub": "u"}}});
+        assert!(from_authorizer(&lambda, &audience).unwrap().is_some());
     }
 
     #[test]

@@ -25,19 +25,36 @@ pub enum TokenFailure {
     Unavailable(String),
 }
 
-/// The HS256 key: the secret's SecretString, as bytes.
+/// The shortest HS256 key accepted: 256 bits, the hash's output size (RFC 7518 §3.2).
+pub const MIN_HS256_KEY_BYTES: usize = 32;
+
+/// The HS256 key: the secret's SecretString, as bytes, at least 32 of them.
 pub fn parse_hs256_secret(secret: &str) -> Result<Vec<u8>, String> {
-    if secret.is_empty() {
-        return Err("the HS256 secret is empty".into());
+    if secret.len() < MIN_HS256_KEY_BYTES {
+        return Err(format!(
+            "the HS256 key has {} bytes; at least {MIN_HS256_KEY_BYTES} are required",
+            secret.len()
+        ));
     }
     Ok(secret.as_bytes().to_vec())
 }
 
-pub type KeyFuture<'a> = Pin<Box<dyn Future<Output = Result<Arc<Vec<u8>>, String>> + Send + 'a>>;
+/// Why the HS256 key could not be had; the message never holds the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyProblem {
+    /// The store of the key is unreachable now: worth retrying later.
+    #[error("the HS256 key is unavailable: {0}")]
+    Unavailable(String),
+    /// The key is there but unusable (too short): a configuration error.
+    #[error("the HS256 key is unusable: {0}")]
+    Invalid(String),
+}
+
+pub type KeyFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Arc<Vec<u8>>, KeyProblem>> + Send + 'a>>;
 
 /// Where the HS256 key comes from: a port, so that `auth` does not know Secrets Manager.
 pub trait SharedKeySource: Send + Sync {
-    /// The key, or why it cannot be had now (worth retrying later; never the key itself).
     fn key(&self) -> KeyFuture<'_>;
 }
 
@@ -60,6 +77,18 @@ impl TokenVerifier {
             audience,
             jwks,
             hs256,
+        }
+    }
+
+    /// Loads the HS256 key at cold start, if one is configured: an unusable key is a
+    /// configuration error; an unreachable one is tried again on first need.
+    pub async fn preload(&self) -> Result<(), KeyProblem> {
+        match &self.hs256 {
+            Some(source) => match source.key().await {
+                Err(KeyProblem::Invalid(why)) => Err(KeyProblem::Invalid(why)),
+                _ => Ok(()),
+            },
+            None => Ok(()),
         }
     }
 
@@ -86,7 +115,7 @@ impl TokenVerifier {
                 let key = secret
                     .key()
                     .await
-                    .map_err(TokenFailure::Unavailable)?;
+                    .map_err(|e| TokenFailure::Unavailable(e.to_string()))?;
                 DecodingKey::from_secret(&key)
             }
             _ => return Err(invalid()),
@@ -101,7 +130,7 @@ impl TokenVerifier {
         let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
             .map_err(|_| invalid())?
             .claims;
-        if !self.audience.is_empty() && !self.audience_matches(&claims) {
+        if !principal::audience_accepted(&self.audience, &claims) {
             return Err(invalid());
         }
         if claims
@@ -114,19 +143,6 @@ impl TokenVerifier {
             PrincipalError::Unauthenticated => invalid(),
             other => TokenFailure::Refused(other),
         })
-    }
-
-    fn audience_matches(&self, claims: &Map<String, Value>) -> bool {
-        let accepted = |v: &str| self.audience.iter().any(|a| a == v);
-        let aud = match claims.get("aud") {
-            Some(Value::String(a)) => accepted(a),
-            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(accepted),
-            _ => false,
-        };
-        aud || claims
-            .get("client_id")
-            .and_then(Value::as_str)
-            .is_some_and(accepted)
     }
 }
 

@@ -1,9 +1,11 @@
 //! The account store on DynamoDB (SPEC §5): consistent reads, atomic counters and one
 //! conditional `UpdateItem` per change.
 
-use crate::domain::account::{AccountRecord, AccountStatus, AccountType};
-use crate::domain::account_store::{AccountStore, FailedAttempt, PasswordChange, StoreError};
 use crate::aws::clients::error_chain;
+use crate::domain::account::{AccountRecord, AccountStatus, AccountType};
+use crate::domain::account_store::{
+    AccountStore, Attempt, AttemptLimit, PasswordChange, Reservation, StoreError,
+};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -28,6 +30,80 @@ impl DynamoDbAccountStore {
 
     fn key(user_id: &str) -> AttributeValue {
         AttributeValue::S(user_id.to_string())
+    }
+
+    /// Takes an attempt that is not the last (fewer than `last` used, not locked); returns
+    /// how many are used now.
+    async fn take_attempt(&self, user_id: &str, last: u32, now: i64) -> Result<u32, StoreError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, Self::key(user_id))
+            .update_expression("ADD FailedPasswordAttempts :one")
+            .condition_expression(format!(
+                "attribute_exists(UserId) AND {NOT_LOCKED} AND (attribute_not_exists(FailedPasswordAttempts) OR FailedPasswordAttempts < :last)"
+            ))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":last", n(last))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem(reserve)", e))?;
+        output
+            .attributes()
+            .and_then(|a| a.get("FailedPasswordAttempts"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| StoreError::Failed("UpdateItem(reserve) returned no count".into()))
+    }
+
+    /// Takes the last attempt (at least `last` used, not locked): the account is locked from
+    /// now on, and the count starts again.
+    async fn take_last_attempt(
+        &self,
+        user_id: &str,
+        last: u32,
+        now: i64,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        let used_up = if last == 0 {
+            ""
+        } else {
+            " AND FailedPasswordAttempts >= :last"
+        };
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, Self::key(user_id))
+            .update_expression("SET FailedPasswordAttempts = :zero, LockedUntil = :until")
+            .condition_expression(format!(
+                "attribute_exists(UserId) AND {NOT_LOCKED}{used_up}"
+            ))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":now", n(now));
+        if last > 0 {
+            request = request.expression_attribute_values(":last", n(last));
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem(lock)", e))?;
+        Ok(())
+    }
+}
+
+/// The condition "not locked at `:now`".
+const NOT_LOCKED: &str = "(attribute_not_exists(LockedUntil) OR LockedUntil <= :now)";
+
+/// A settling write whose condition failed has nothing left to do.
+fn ignore_condition<T>(result: Result<T, StoreError>) -> Result<(), StoreError> {
+    match result {
+        Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -119,6 +195,7 @@ pub fn record_from_item(
         password_hash: string_attr(item, "PasswordHash")?,
         password_version: number_attr(item, "PasswordVersion")?,
         password_history: history,
+        previous_password_hash: string_attr(item, "PreviousPasswordHash")?,
         password_changed_at: string_attr(item, "PasswordChangedAt")?,
         failed_attempts: number_attr(item, "FailedPasswordAttempts")?.unwrap_or(0),
         locked_until: number_attr(item, "LockedUntil")?,
@@ -143,60 +220,105 @@ impl AccountStore for DynamoDbAccountStore {
         output.item().map(record_from_item).transpose()
     }
 
-    async fn record_failed_attempt(
+    async fn reserve_attempt(
         &self,
         user_id: &str,
-        threshold: u32,
-        lock_seconds: u64,
-        now: i64,
-    ) -> Result<FailedAttempt, StoreError> {
-        // One atomic increment: N concurrent wrong attempts count exactly N.
-        let output = self
+        limit: AttemptLimit,
+    ) -> Result<Reservation, StoreError> {
+        // A request that loses a race between the two updates (the state moved under it) looks
+        // again; three rounds are plenty, since each lost round means another request won.
+        for _ in 0..3 {
+            let last = limit.threshold.saturating_sub(1);
+            if last > 0 {
+                match self.take_attempt(user_id, last, limit.now).await {
+                    Ok(used) => return Ok(Reservation::Taken(Attempt { used, lock: None })),
+                    Err(StoreError::ConditionFailed) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let until = limit.now + limit.lock_seconds as i64;
+            match self
+                .take_last_attempt(user_id, last, limit.now, until)
+                .await
+            {
+                Ok(()) => {
+                    return Ok(Reservation::Taken(Attempt {
+                        used: limit.threshold,
+                        lock: Some(until),
+                    }));
+                }
+                Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e),
+            }
+            // Neither update applied: the account is locked, gone, or changed in between.
+            let record = self
+                .load(user_id)
+                .await?
+                .ok_or(StoreError::ConditionFailed)?;
+            if let Some(until) = record.locked_until.filter(|until| *until > limit.now) {
+                return Ok(Reservation::Locked(until));
+            }
+        }
+        Err(StoreError::Unavailable(
+            "UpdateItem(reserve): the attempt counter kept changing".into(),
+        ))
+    }
+
+    async fn clear_attempts(&self, user_id: &str, attempt: Attempt) -> Result<(), StoreError> {
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(KEY, Self::key(user_id))
-            .update_expression("ADD FailedPasswordAttempts :one")
-            .condition_expression("attribute_exists(UserId)")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(|e| classify("UpdateItem(count)", e))?;
-        let count: u32 = output
-            .attributes()
-            .and_then(|a| a.get("FailedPasswordAttempts"))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| StoreError::Failed("UpdateItem(count) returned no count".into()))?;
-        if threshold == 0 || count < threshold {
-            return Ok(FailedAttempt::Counted(count));
-        }
-        // The threshold is reached: lock and restart the count in one write, conditioned on
-        // the count this request produced. If a later failure raced past it, that request
-        // does the locking instead; the account ends up locked either way.
-        let until = now + lock_seconds as i64;
-        let lock = self
+            .expression_attribute_values(":zero", n(0));
+        let request = match attempt.lock {
+            // Lift the lock this attempt set, and only that one.
+            Some(until) => request
+                .update_expression("SET FailedPasswordAttempts = :zero REMOVE LockedUntil")
+                .condition_expression("LockedUntil = :until")
+                .expression_attribute_values(":until", n(until)),
+            None => request
+                .update_expression("SET FailedPasswordAttempts = :zero")
+                .condition_expression("attribute_exists(UserId)"),
+        };
+        ignore_condition(
+            request
+                .send()
+                .await
+                .map_err(|e| classify("UpdateItem(clear)", e)),
+        )
+    }
+
+    async fn release_attempt(&self, user_id: &str, attempt: Attempt) -> Result<(), StoreError> {
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key(KEY, Self::key(user_id))
-            .update_expression("SET LockedUntil = :until, FailedPasswordAttempts = :zero")
-            .condition_expression("FailedPasswordAttempts = :count")
-            .expression_attribute_values(":until", n(until))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":count", n(count))
-            .send()
-            .await;
-        match lock.map_err(|e| classify("UpdateItem(lock)", e)) {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(FailedAttempt::Locked(until)),
-            Err(e) => Err(e),
-        }
+            .key(KEY, Self::key(user_id));
+        let request = match attempt.lock {
+            Some(until) => request
+                .update_expression("SET FailedPasswordAttempts = :before REMOVE LockedUntil")
+                .condition_expression("LockedUntil = :until")
+                .expression_attribute_values(":before", n(attempt.used.saturating_sub(1)))
+                .expression_attribute_values(":until", n(until)),
+            // Not below zero: a lock set meanwhile by another request restarted the count.
+            None => request
+                .update_expression("ADD FailedPasswordAttempts :minusOne")
+                .condition_expression("FailedPasswordAttempts > :zero")
+                .expression_attribute_values(":minusOne", n(-1))
+                .expression_attribute_values(":zero", n(0)),
+        };
+        ignore_condition(
+            request
+                .send()
+                .await
+                .map_err(|e| classify("UpdateItem(release)", e)),
+        )
     }
 
     async fn commit(&self, change: &PasswordChange) -> Result<(), StoreError> {
         let mut set = String::from(
-            "SET PasswordHash = :new, PasswordVersion = :version, PasswordChangedAt = :at, FailedPasswordAttempts = :zero",
+            "SET PasswordHash = :new, PreviousPasswordHash = :expectedHash, PasswordVersion = :version, PasswordChangedAt = :at, FailedPasswordAttempts = :zero",
         );
         let mut remove = String::from(" REMOVE LockedUntil");
         if change.history.is_empty() {
@@ -261,6 +383,7 @@ pub async fn put_record(
     };
     s("PasswordHash", &record.password_hash);
     s("PasswordChangedAt", &record.password_changed_at);
+    s("PreviousPasswordHash", &record.previous_password_hash);
     s("Email", &record.email);
     s("Username", &record.username);
     match &record.account_type {

@@ -12,6 +12,8 @@ use tokio::sync::OnceCell;
 pub struct SecretUnavailable {
     pub secret_id: String,
     pub reason: String,
+    /// The secret was read but its value is unusable (a configuration error, not an outage).
+    pub unusable: bool,
 }
 
 pub struct CachedSecret<T> {
@@ -44,6 +46,7 @@ impl<T: Send + Sync> CachedSecret<T> {
         let fail = |reason: String| SecretUnavailable {
             secret_id: self.secret_id.clone(),
             reason,
+            unusable: false,
         };
         let output = self
             .client
@@ -55,7 +58,10 @@ impl<T: Send + Sync> CachedSecret<T> {
         let text = output
             .secret_string()
             .ok_or_else(|| fail("the secret has no SecretString".into()))?;
-        let value = (self.parse)(text).map_err(fail)?;
+        let value = (self.parse)(text).map_err(|reason| SecretUnavailable {
+            unusable: true,
+            ..fail(reason)
+        })?;
         tracing::info!(secret_id = %self.secret_id, "secret loaded");
         Ok(Arc::new(value))
     }

@@ -1,8 +1,8 @@
 //! The pepper keys from AWS Secrets Manager (SPEC §6 `PEPPER_SECRET_ID`).
 
+use crate::aws::secrets::CachedSecret;
 use crate::domain::password_hashing::PepperKeys;
 use crate::domain::pepper::{PepperFuture, PepperSource, PepperUnavailable};
-use crate::aws::secrets::CachedSecret;
 use aws_sdk_secretsmanager::Client;
 use base64::Engine;
 use serde::Deserialize;

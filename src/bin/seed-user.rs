@@ -8,13 +8,13 @@
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use change_password::domain::account::{AccountRecord, AccountStatus, AccountType};
-use change_password::config::Config;
 use change_password::aws::dynamodb_store::{KEY, put_record};
+use change_password::aws::secrets_pepper::SecretsManagerPepper;
+use change_password::config::Config;
+use change_password::domain::account::{AccountRecord, AccountStatus, AccountType};
 use change_password::domain::password_hashing::{Argon2Hasher, PasswordHashing};
 use change_password::domain::password_policy::normalize;
 use change_password::domain::pepper::{PepperSource, StaticPepper};
-use change_password::aws::secrets_pepper::SecretsManagerPepper;
 use std::io::Read;
 use std::process::ExitCode;
 

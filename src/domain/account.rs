@@ -27,6 +27,9 @@ pub struct AccountRecord {
     pub password_version: Option<u64>,
     /// `PasswordHistory`, newest first.
     pub password_history: Vec<String>,
+    /// `PreviousPasswordHash`: the hash the last change replaced, kept whatever
+    /// `PASSWORD_HISTORY` is, so that a retried change can be recognised (SPEC §4).
+    pub previous_password_hash: Option<String>,
     /// `PasswordChangedAt`, RFC 3339 UTC.
     pub password_changed_at: Option<String>,
     pub failed_attempts: u32,
@@ -62,6 +65,7 @@ impl AccountRecord {
             password_hash: Some(password_hash.into()),
             password_version: None,
             password_history: Vec::new(),
+            previous_password_hash: None,
             password_changed_at: None,
             failed_attempts: 0,
             locked_until: None,
@@ -78,6 +82,14 @@ impl AccountRecord {
 
     pub fn is_disabled(&self) -> bool {
         self.status == AccountStatus::Disabled
+    }
+
+    /// When the password was last changed (epoch seconds), if the record says so.
+    pub fn changed_at_epoch(&self) -> Option<i64> {
+        let at = self.password_changed_at.as_deref()?;
+        time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .map(|t| t.unix_timestamp())
     }
 
     /// Seconds left on a lock at `now` (epoch seconds), if locked.

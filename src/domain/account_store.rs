@@ -46,12 +46,31 @@ impl std::fmt::Debug for PasswordChange {
     }
 }
 
-/// The result of counting one wrong current password.
+/// The lockout settings a reservation is taken under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailedAttempt {
-    /// Counted; this many consecutive failures now.
-    Counted(u32),
-    /// This failure reached the threshold: the account is locked until then (epoch seconds).
+pub struct AttemptLimit {
+    /// Attempts per lock window (at least 1).
+    pub threshold: u32,
+    pub lock_seconds: u64,
+    /// Epoch seconds.
+    pub now: i64,
+}
+
+/// One attempt at the current password, taken before argon2 runs (SPEC §4 step 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// Attempts of the window used, this one included.
+    pub used: u32,
+    /// This attempt took the last one and locked the account until then (epoch seconds); a
+    /// right password lifts that lock again.
+    pub lock: Option<i64>,
+}
+
+/// What asking for an attempt gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    Taken(Attempt),
+    /// None left: the account is locked until then (epoch seconds).
     Locked(i64),
 }
 
@@ -63,15 +82,31 @@ pub trait AccountStore: Send + Sync + 'static {
         user_id: &str,
     ) -> impl Future<Output = Result<Option<AccountRecord>, StoreError>> + Send;
 
-    /// Counts a wrong current password atomically; at `threshold` consecutive failures, locks
-    /// the account until `now + lock_seconds` and starts the count again.
-    fn record_failed_attempt(
+    /// Takes one attempt atomically, if the account is not locked and fewer than
+    /// `limit.threshold` are used; the attempt that takes the last one locks the account until
+    /// `now + lock_seconds` and starts the count again. [`StoreError::ConditionFailed`] when
+    /// the account does not exist.
+    fn reserve_attempt(
         &self,
         user_id: &str,
-        threshold: u32,
-        lock_seconds: u64,
-        now: i64,
-    ) -> impl Future<Output = Result<FailedAttempt, StoreError>> + Send;
+        limit: AttemptLimit,
+    ) -> impl Future<Output = Result<Reservation, StoreError>> + Send;
+
+    /// The current password was right: the count starts again, and the lock `attempt` set, if
+    /// any, is lifted.
+    fn clear_attempts(
+        &self,
+        user_id: &str,
+        attempt: Attempt,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The attempt is given back uncounted (a retried change, SPEC §4): the count goes back
+    /// down by one, and the lock `attempt` set, if any, is lifted.
+    fn release_attempt(
+        &self,
+        user_id: &str,
+        attempt: Attempt,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The conditional write of a new password; [`StoreError::ConditionFailed`] when the
     /// record is no longer as read (or is locked).
@@ -110,26 +145,56 @@ impl AccountStore for InMemoryAccountStore {
         Ok(self.get(user_id))
     }
 
-    async fn record_failed_attempt(
+    async fn reserve_attempt(
         &self,
         user_id: &str,
-        threshold: u32,
-        lock_seconds: u64,
-        now: i64,
-    ) -> Result<FailedAttempt, StoreError> {
+        limit: AttemptLimit,
+    ) -> Result<Reservation, StoreError> {
         let mut records = self.lock();
         let record = records
             .get_mut(user_id)
             .ok_or(StoreError::ConditionFailed)?;
-        record.failed_attempts += 1;
-        if threshold > 0 && record.failed_attempts >= threshold {
-            let until = now + lock_seconds as i64;
-            record.failed_attempts = 0;
-            record.locked_until = Some(until);
-            Ok(FailedAttempt::Locked(until))
-        } else {
-            Ok(FailedAttempt::Counted(record.failed_attempts))
+        if let Some(until) = record.locked_until.filter(|until| *until > limit.now) {
+            return Ok(Reservation::Locked(until));
         }
+        if record.failed_attempts.saturating_add(1) < limit.threshold {
+            record.failed_attempts += 1;
+            return Ok(Reservation::Taken(Attempt {
+                used: record.failed_attempts,
+                lock: None,
+            }));
+        }
+        let until = limit.now + limit.lock_seconds as i64;
+        record.failed_attempts = 0;
+        record.locked_until = Some(until);
+        Ok(Reservation::Taken(Attempt {
+            used: limit.threshold,
+            lock: Some(until),
+        }))
+    }
+
+    async fn clear_attempts(&self, user_id: &str, attempt: Attempt) -> Result<(), StoreError> {
+        if let Some(record) = self.lock().get_mut(user_id) {
+            record.failed_attempts = 0;
+            if attempt.lock.is_some() && record.locked_until == attempt.lock {
+                record.locked_until = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn release_attempt(&self, user_id: &str, attempt: Attempt) -> Result<(), StoreError> {
+        if let Some(record) = self.lock().get_mut(user_id) {
+            match attempt.lock {
+                Some(until) if record.locked_until == Some(until) => {
+                    record.locked_until = None;
+                    record.failed_attempts = attempt.used.saturating_sub(1);
+                }
+                Some(_) => {}
+                None => record.failed_attempts = record.failed_attempts.saturating_sub(1),
+            }
+        }
+        Ok(())
     }
 
     async fn commit(&self, change: &PasswordChange) -> Result<(), StoreError> {
@@ -143,6 +208,7 @@ impl AccountStore for InMemoryAccountStore {
         {
             return Err(StoreError::ConditionFailed);
         }
+        record.previous_password_hash = Some(change.expected_hash.clone());
         record.password_hash = Some(change.new_hash.clone());
         record.password_version = Some(change.new_version);
         record.password_history = change.history.clone();

@@ -1,13 +1,15 @@
 //! The change-password use case (SPEC §4 order of checks), independent of Lambda and AWS.
 
 use crate::domain::account::AccountRecord;
-use crate::domain::account_store::{AccountStore, FailedAttempt, PasswordChange, StoreError};
+use crate::domain::account_store::{
+    AccountStore, Attempt, AttemptLimit, PasswordChange, Reservation, StoreError,
+};
+use crate::domain::hashing_tasks::{HashingTasks, TaskError};
 use crate::domain::issue::{Field, Issue, codes};
-use crate::domain::password_hashing::{HashingError, PasswordHashing, PepperKeys};
+use crate::domain::password_hashing::{PasswordHashing, PepperKeys};
 use crate::domain::password_policy::{Identifiers, PasswordPolicy, normalize};
 use crate::domain::pepper::PepperSource;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The request as the HTTP adapter understood it.
 #[derive(Clone, Default)]
@@ -35,11 +37,13 @@ impl std::fmt::Debug for ChangeRequest {
     }
 }
 
-/// The password was changed.
+/// The password was changed (by this request, or by the one it retries).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changed {
     pub warnings: Vec<Issue>,
     pub new_version: u64,
+    /// The same change had already succeeded: nothing was written (SPEC §4, a retried change).
+    pub retried: bool,
 }
 
 /// Why a change did not happen. Mapped to HTTP statuses in one place, `http_response`.
@@ -77,11 +81,14 @@ impl From<StoreError> for ChangeError {
     }
 }
 
-impl From<HashingError> for ChangeError {
-    fn from(e: HashingError) -> Self {
+impl From<TaskError> for ChangeError {
+    fn from(e: TaskError) -> Self {
         ChangeError::Internal(e.to_string())
     }
 }
+
+/// How long after a change a retry of it is recognised (SPEC §4).
+pub const RETRY_WINDOW_SECONDS: i64 = 600;
 
 /// Account protection settings (SPEC §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,15 +116,23 @@ pub fn system_clock() -> Clock {
     Arc::new(time::OffsetDateTime::now_utc)
 }
 
+/// The passwords of a request that passed validation.
+struct Passwords {
+    /// `CurrentPassword` after NFKC, and as received when NFKC changed it.
+    current: String,
+    current_raw: Option<String>,
+    /// `NewPassword` after NFKC.
+    new: String,
+}
+
 /// The use case, wired once at cold start.
 pub struct ChangePasswordService<S> {
     store: Arc<S>,
-    hasher: Arc<dyn PasswordHashing>,
+    tasks: HashingTasks,
     pepper: Arc<dyn PepperSource>,
     policy: PasswordPolicy,
     protection: ProtectionSettings,
     clock: Clock,
-    workers: usize,
 }
 
 impl<S: AccountStore> ChangePasswordService<S> {
@@ -129,15 +144,13 @@ impl<S: AccountStore> ChangePasswordService<S> {
         protection: ProtectionSettings,
         clock: Clock,
     ) -> Self {
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         ChangePasswordService {
             store,
-            hasher,
+            tasks: HashingTasks::new(hasher),
             pepper,
             policy,
             protection,
             clock,
-            workers,
         }
     }
 
@@ -169,54 +182,37 @@ impl<S: AccountStore> ChangePasswordService<S> {
             return Err(ChangeError::AccountLocked { retry_after });
         }
         // 5. Validation: every Type 0 error together; no argon2, no write.
-        let (current, new, warnings) = self.validate(&account, request)?;
-        // 6. The current password.
+        let (passwords, warnings) = self.validate(&account, request)?;
         let pepper = self
             .pepper
             .keys()
             .await
             .map_err(|e| ChangeError::Unavailable(e.to_string()))?;
-        let matches = match account.password_hash.clone() {
-            Some(stored) => self.verify(current, stored, pepper.clone()).await?,
-            None => false,
+        // 6. The current password, within one reserved attempt.
+        let attempt = self.reserve(user_id, now).await?;
+        if !self.current_matches(&account, &passwords, &pepper).await? {
+            return self
+                .wrong_current(&account, &passwords, &pepper, attempt, now, warnings)
+                .await;
+        }
+        // A right current password clears the count whatever happens next; the clear runs
+        // while argon2 checks the history and hashes the new password.
+        let clear = async {
+            match attempt {
+                Some(attempt) => self.store.clear_attempts(user_id, attempt).await,
+                None => Ok(()),
+            }
         };
-        if !matches {
-            return Err(self.count_failure(user_id, now).await);
-        }
-        // 7. History.
-        let depth = self.protection.history_depth;
-        let history: Vec<String> = account
-            .password_history
-            .iter()
-            .take(depth)
-            .cloned()
-            .collect();
-        if depth > 0 && self.reused(&new, &history, &pepper).await? {
-            return Err(ChangeError::PasswordReused { depth });
-        }
-        // 8. The conditional write.
-        let new_hash = self.hash(new, pepper).await?;
-        let expected_hash = account.password_hash.clone().unwrap_or_default();
-        let mut new_history = Vec::with_capacity(depth);
-        if depth > 0 {
-            new_history.push(expected_hash.clone());
-            new_history.extend(history.into_iter().take(depth - 1));
-        }
-        let new_version = account.password_version.unwrap_or(0) + 1;
-        let change = PasswordChange {
-            user_id: user_id.to_string(),
-            expected_hash,
-            expected_version: account.password_version,
-            new_hash,
-            new_version,
-            changed_at: rfc3339(now),
-            history: new_history,
-            now,
-        };
+        let (cleared, prepared) =
+            tokio::join!(clear, self.prepare(&account, &passwords, &pepper, now));
+        cleared?;
+        // 7. History (inside `prepare`), then 8. the conditional write.
+        let change = prepared?;
         match self.store.commit(&change).await {
             Ok(()) => Ok(Changed {
                 warnings,
-                new_version,
+                new_version: change.new_version,
+                retried: false,
             }),
             Err(StoreError::ConditionFailed) => self.explain_lost_write(&change, warnings).await,
             Err(e) => Err(e.into()),
@@ -227,13 +223,13 @@ impl<S: AccountStore> ChangePasswordService<S> {
         &self,
         account: &AccountRecord,
         request: ChangeRequest,
-    ) -> Result<(String, String, Vec<Issue>), ChangeError> {
+    ) -> Result<(Passwords, Vec<Issue>), ChangeError> {
         if !request.input_issues.is_empty() {
             return Err(ChangeError::Invalid(request.input_issues));
         }
         let mut errors = Vec::new();
         let present = |value: Option<String>, field: Field, errors: &mut Vec<Issue>| match value {
-            Some(v) if !v.is_empty() => Some(normalize(&v)),
+            Some(v) if !v.is_empty() => Some(v),
             _ => {
                 errors.push(Issue::validation(
                     codes::REQUIRED,
@@ -243,12 +239,14 @@ impl<S: AccountStore> ChangePasswordService<S> {
                 None
             }
         };
-        let current = present(
+        let current_raw = present(
             request.current_password,
             Field::CurrentPassword,
             &mut errors,
         );
-        let new = present(request.new_password, Field::NewPassword, &mut errors);
+        let current = current_raw.as_deref().map(normalize);
+        let new =
+            present(request.new_password, Field::NewPassword, &mut errors).map(|v| normalize(&v));
         let mut warnings = Vec::new();
         if let Some(new) = &new {
             let ids = Identifiers {
@@ -267,126 +265,207 @@ impl<S: AccountStore> ChangePasswordService<S> {
                 ));
             }
         }
-        match (current, new) {
-            (Some(current), Some(new)) if errors.is_empty() => Ok((current, new, warnings)),
+        match (current, current_raw, new) {
+            (Some(current), Some(raw), Some(new)) if errors.is_empty() => {
+                let current_raw = (raw != current).then_some(raw);
+                Ok((
+                    Passwords {
+                        current,
+                        current_raw,
+                        new,
+                    },
+                    warnings,
+                ))
+            }
             _ => Err(ChangeError::Invalid(errors)),
         }
     }
 
-    async fn verify(
-        &self,
-        password: String,
-        stored: String,
-        pepper: Arc<PepperKeys>,
-    ) -> Result<bool, ChangeError> {
-        let hasher = self.hasher.clone();
-        blocking(move || hasher.verify(&password, &stored, &pepper))
-            .await?
-            .map_err(Into::into)
+    /// Takes one attempt before any argon2 work; `None` when the lockout is off.
+    async fn reserve(&self, user_id: &str, now: i64) -> Result<Option<Attempt>, ChangeError> {
+        let threshold = self.protection.lockout_threshold;
+        if threshold == 0 {
+            return Ok(None);
+        }
+        let limit = AttemptLimit {
+            threshold,
+            lock_seconds: self.protection.lockout_seconds,
+            now,
+        };
+        match self.store.reserve_attempt(user_id, limit).await {
+            Ok(Reservation::Taken(attempt)) => Ok(Some(attempt)),
+            Ok(Reservation::Locked(until)) => Err(ChangeError::AccountLocked {
+                retry_after: until.saturating_sub(now).max(1) as u64,
+            }),
+            // The record vanished between the read and the reservation.
+            Err(StoreError::ConditionFailed) => Err(ChangeError::AccountNotFound),
+            Err(e) => Err(e.into()),
+        }
     }
 
-    async fn hash(&self, password: String, pepper: Arc<PepperKeys>) -> Result<String, ChangeError> {
-        let hasher = self.hasher.clone();
-        blocking(move || hasher.hash(&password, &pepper))
-            .await?
-            .map_err(Into::into)
-    }
-
-    /// Whether `new` verifies against any of `history`. The checks run on up to one worker per
-    /// CPU, and every worker stops once one has found a match.
-    async fn reused(
+    /// Whether the current password verifies; for a hash imported from a system that did not
+    /// normalise, the form as received is tried too.
+    async fn current_matches(
         &self,
-        new: &str,
-        history: &[String],
+        account: &AccountRecord,
+        passwords: &Passwords,
         pepper: &Arc<PepperKeys>,
     ) -> Result<bool, ChangeError> {
-        if history.is_empty() {
+        let Some(stored) = &account.password_hash else {
             return Ok(false);
+        };
+        for candidate in std::iter::once(&passwords.current).chain(&passwords.current_raw) {
+            let matched = self.tasks.verify(candidate, stored, pepper).await?;
+            tracing::debug!(matched, "current password verified");
+            if matched {
+                return Ok(true);
+            }
         }
-        let found = Arc::new(AtomicBool::new(false));
-        let history: Arc<[String]> = history.into();
-        let workers = self.workers.min(history.len());
-        let mut tasks = tokio::task::JoinSet::new();
-        for first in 0..workers {
-            let (hasher, pepper, found, history) = (
-                self.hasher.clone(),
-                pepper.clone(),
-                found.clone(),
-                history.clone(),
-            );
-            let new = new.to_string();
-            tasks.spawn_blocking(move || -> Result<(), HashingError> {
-                for old in history.iter().skip(first).step_by(workers) {
-                    if found.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    // A history entry this service cannot verify is skipped, not fatal.
-                    if let Ok(true) = hasher.verify(&new, old, &pepper) {
-                        found.store(true, Ordering::Relaxed);
-                    }
-                }
-                Ok(())
-            });
-        }
-        while let Some(joined) = tasks.join_next().await {
-            joined.map_err(|e| ChangeError::Internal(format!("history check failed: {e}")))??;
-        }
-        Ok(found.load(Ordering::Relaxed))
+        Ok(false)
     }
 
-    async fn count_failure(&self, user_id: &str, now: i64) -> ChangeError {
+    /// The current password was wrong: a retry of the last change is answered as done and
+    /// gives its attempt back; anything else counts.
+    async fn wrong_current(
+        &self,
+        account: &AccountRecord,
+        passwords: &Passwords,
+        pepper: &Arc<PepperKeys>,
+        attempt: Option<Attempt>,
+        now: i64,
+        mut warnings: Vec<Issue>,
+    ) -> Result<Changed, ChangeError> {
+        if self.is_retry(account, passwords, pepper, now).await? {
+            if let Some(attempt) = attempt {
+                self.store
+                    .release_attempt(&account.user_id, attempt)
+                    .await?;
+            }
+            warnings.push(Issue::warning(
+                codes::PASSWORD_ALREADY_CHANGED,
+                None,
+                "This change had already been made; nothing was changed again.",
+            ));
+            return Ok(Changed {
+                warnings,
+                new_version: account.password_version.unwrap_or(0),
+                retried: true,
+            });
+        }
         let threshold = self.protection.lockout_threshold;
-        match self
-            .store
-            .record_failed_attempt(user_id, threshold, self.protection.lockout_seconds, now)
-            .await
-        {
-            Ok(FailedAttempt::Counted(n)) => ChangeError::CurrentPasswordIncorrect {
-                remaining_attempts: (threshold > 0).then(|| threshold.saturating_sub(n)),
-            },
-            Ok(FailedAttempt::Locked(until)) => ChangeError::AccountLocked {
+        Err(match attempt {
+            Some(Attempt {
+                lock: Some(until), ..
+            }) => ChangeError::AccountLocked {
                 retry_after: until.saturating_sub(now).max(1) as u64,
             },
-            // The record vanished between the read and the count.
-            Err(StoreError::ConditionFailed) => ChangeError::AccountNotFound,
-            Err(e) => e.into(),
+            Some(Attempt { used, .. }) => ChangeError::CurrentPasswordIncorrect {
+                remaining_attempts: Some(threshold.saturating_sub(used)),
+            },
+            None => ChangeError::CurrentPasswordIncorrect {
+                remaining_attempts: None,
+            },
+        })
+    }
+
+    /// Whether the request is the change that succeeded last, under 10 minutes ago: its new
+    /// password is the current one and its current password the previous one. The new
+    /// password is checked first, so that this is no oracle for the previous password.
+    async fn is_retry(
+        &self,
+        account: &AccountRecord,
+        passwords: &Passwords,
+        pepper: &Arc<PepperKeys>,
+        now: i64,
+    ) -> Result<bool, ChangeError> {
+        let recent = account
+            .changed_at_epoch()
+            .is_some_and(|at| (0..RETRY_WINDOW_SECONDS).contains(&(now - at)));
+        let (Some(stored), Some(previous)) =
+            (&account.password_hash, &account.previous_password_hash)
+        else {
+            return Ok(false);
+        };
+        if !recent || !self.tasks.verify(&passwords.new, stored, pepper).await? {
+            return Ok(false);
         }
+        for candidate in std::iter::once(&passwords.current).chain(&passwords.current_raw) {
+            if self.tasks.verify(candidate, previous, pepper).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Step 7 (the history) and the write that step 8 makes.
+    async fn prepare(
+        &self,
+        account: &AccountRecord,
+        passwords: &Passwords,
+        pepper: &Arc<PepperKeys>,
+        now: i64,
+    ) -> Result<PasswordChange, ChangeError> {
+        let depth = self.protection.history_depth;
+        let history: Vec<String> = account
+            .password_history
+            .iter()
+            .take(depth)
+            .cloned()
+            .collect();
+        if depth > 0
+            && self
+                .tasks
+                .any_matches(&passwords.new, &history, pepper)
+                .await?
+        {
+            return Err(ChangeError::PasswordReused { depth });
+        }
+        let new_hash = self.tasks.hash(&passwords.new, pepper).await?;
+        let expected_hash = account.password_hash.clone().unwrap_or_default();
+        let mut new_history = Vec::with_capacity(depth);
+        if depth > 0 {
+            new_history.push(expected_hash.clone());
+            new_history.extend(history.into_iter().take(depth - 1));
+        }
+        Ok(PasswordChange {
+            user_id: account.user_id.clone(),
+            expected_hash,
+            expected_version: account.password_version,
+            new_hash,
+            new_version: account.password_version.unwrap_or(0) + 1,
+            changed_at: rfc3339(now),
+            history: new_history,
+            now,
+        })
     }
 
     /// The conditional write failed. Our own write, applied by an attempt whose answer was
     /// lost and then retried, explains it (the change is done); else a lock that arrived
-    /// meanwhile; else another change won the race.
+    /// meanwhile; else another change won the race. When the record cannot be read again, the
+    /// outcome is unknown: 503, never 409.
     async fn explain_lost_write(
         &self,
         change: &PasswordChange,
         warnings: Vec<Issue>,
     ) -> Result<Changed, ChangeError> {
-        match self.store.load(&change.user_id).await {
-            Ok(Some(account))
-                if account.password_hash.as_deref() == Some(change.new_hash.as_str()) =>
-            {
+        let account = self.store.load(&change.user_id).await.map_err(|e| {
+            ChangeError::Unavailable(format!("the write's outcome is unknown: {e}"))
+        })?;
+        match account {
+            Some(account) if account.password_hash.as_deref() == Some(change.new_hash.as_str()) => {
                 Ok(Changed {
                     warnings,
                     new_version: change.new_version,
+                    retried: false,
                 })
             }
-            Ok(Some(account)) => Err(match account.lock_remaining(change.now) {
+            Some(account) => Err(match account.lock_remaining(change.now) {
                 Some(retry_after) => ChangeError::AccountLocked { retry_after },
                 None => ChangeError::Conflict,
             }),
-            Ok(None) => Err(ChangeError::AccountNotFound),
-            Err(_) => Err(ChangeError::Conflict),
+            None => Err(ChangeError::AccountNotFound),
         }
     }
-}
-
-/// CPU-bound work off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ChangeError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ChangeError::Internal(format!("hashing task failed: {e}")))
 }
 
 fn rfc3339(epoch_seconds: i64) -> String {

@@ -114,6 +114,7 @@ pub mod codes {
     pub const SERVICE_UNAVAILABLE: &str = "ServiceUnavailable";
     pub const INTERNAL_ERROR: &str = "InternalError";
     pub const TOKEN_IN_QUERY_STRING: &str = "TokenInQueryString";
+    pub const PASSWORD_ALREADY_CHANGED: &str = "PasswordAlreadyChanged";
 
     /// Every code above.
     pub const ALL: &[&str] = &[
@@ -133,5 +134,6 @@ pub mod codes {
         SERVICE_UNAVAILABLE,
         INTERNAL_ERROR,
         TOKEN_IN_QUERY_STRING,
+        PASSWORD_ALREADY_CHANGED,
     ];
 }

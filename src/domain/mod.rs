@@ -4,6 +4,7 @@
 pub mod account;
 pub mod account_store;
 pub mod change_password;
+pub mod hashing_tasks;
 pub mod issue;
 pub mod password_hashing;
 pub mod password_policy;

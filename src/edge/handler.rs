@@ -1,16 +1,15 @@
 //! The Lambda edge: a raw event in (checked by [`crate::edge::raw_event`]), the request through
 //! SPEC §4 steps 1-2 here and 3-8 in the use case, a response for its source out.
 
-use crate::domain::account_store::AccountStore;
-use crate::domain::change_password::{ChangeError, ChangePasswordService, ChangeRequest};
-use crate::edge::http_request::{self, parse_body};
-use crate::edge::http_response::{Outcome, RequestInfo, render};
-use crate::domain::issue::{Issue, codes};
-use crate::edge::metrics::{self, EventSource, Metric};
-use crate::edge::raw_event::{EventFacts, looks_like_http, prepare, uri_is_buildable};
 use crate::auth::principal::{self, Principal, PrincipalError};
 use crate::auth::token_verifier::{TokenFailure, TokenVerifier};
-use base64::Engine;
+use crate::domain::account_store::AccountStore;
+use crate::domain::change_password::{ChangeError, ChangePasswordService, ChangeRequest};
+use crate::domain::issue::{Issue, codes};
+use crate::edge::http_request::{self, parse_body};
+use crate::edge::http_response::{Outcome, RequestInfo, render};
+use crate::edge::metrics::{self, EventSource, Metric};
+use crate::edge::raw_event::{EventFacts, looks_like_http, prepare, uri_is_buildable};
 use lambda_http::http::header;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Request, RequestExt, Response, Service};
@@ -36,12 +35,33 @@ pub enum EventError {
 pub struct Handler<S> {
     service: ChangePasswordService<S>,
     tokens: Option<TokenVerifier>,
+    /// `JWT_AUDIENCE`: also required of authorizer claims when not empty.
+    audience: Vec<String>,
 }
 
 impl<S: AccountStore> Handler<S> {
     /// `tokens`: the verifier of bearer tokens; without one, every token is refused (401).
     pub fn new(service: ChangePasswordService<S>, tokens: Option<TokenVerifier>) -> Self {
-        Handler { service, tokens }
+        Handler {
+            service,
+            tokens,
+            audience: Vec::new(),
+        }
+    }
+
+    /// Authorizer claims must carry one of these client ids too (`aud` or `client_id`).
+    pub fn with_audience(mut self, audience: Vec<String>) -> Self {
+        self.audience = audience;
+        self
+    }
+
+    /// What the cold start checks beyond the environment: an HS256 key that is there but
+    /// unusable stops it.
+    pub async fn preflight(&self) -> Result<(), String> {
+        match &self.tokens {
+            Some(tokens) => tokens.preload().await.map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
     }
 
     pub fn service(&self) -> &ChangePasswordService<S> {
@@ -253,7 +273,7 @@ impl<S: AccountStore> Handler<S> {
         request: &Request,
         request_context: &Value,
     ) -> Result<Caller, TokenFailure> {
-        if let Some(principal) = principal::from_authorizer(request_context)? {
+        if let Some(principal) = principal::from_authorizer(request_context, &self.audience)? {
             return Ok(Caller {
                 principal,
                 via_query_token: false,
@@ -280,6 +300,7 @@ impl<S: AccountStore> Handler<S> {
 /// The metric an outcome counts in.
 fn metric_of(outcome: &Outcome) -> Option<Metric> {
     match outcome {
+        Outcome::Changed(changed) if changed.retried => Some(Metric::ChangeRetried),
         Outcome::Changed(_) => Some(Metric::PasswordChanged),
         Outcome::Failed(ChangeError::CurrentPasswordIncorrect { .. }) => {
             Some(Metric::CurrentPasswordIncorrect)

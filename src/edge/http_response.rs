@@ -1,10 +1,10 @@
 //! HTTP out: the response envelope and RFC 9457 problems. Every outcome is mapped to its
 //! status here and nowhere else.
 
-use crate::domain::change_password::{ChangeError, Changed};
-use crate::edge::http_request::Rejection;
-use crate::domain::issue::{Field, Issue, codes};
 use crate::auth::principal::PrincipalError;
+use crate::domain::change_password::{ChangeError, Changed};
+use crate::domain::issue::{Field, Issue, codes};
+use crate::edge::http_request::Rejection;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde_json::{Map, Value, json};

@@ -9,6 +9,8 @@ pub const NAMESPACE: &str = "ChangePassword";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
     PasswordChanged,
+    /// A retry of a change that had succeeded (200 `PasswordAlreadyChanged`, nothing written).
+    ChangeRetried,
     CurrentPasswordIncorrect,
     AccountLocked,
     PolicyRejected,
@@ -19,6 +21,7 @@ impl Metric {
     pub fn name(self) -> &'static str {
         match self {
             Metric::PasswordChanged => "PasswordChanged",
+            Metric::ChangeRetried => "ChangeRetried",
             Metric::CurrentPasswordIncorrect => "CurrentPasswordIncorrect",
             Metric::AccountLocked => "AccountLocked",
             Metric::PolicyRejected => "PolicyRejected",

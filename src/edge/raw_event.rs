@@ -163,4 +163,3 @@ pub fn looks_like_http(event: &Value) -> bool {
             .iter()
             .any(|k| event.get(*k).is_some())
 }
-

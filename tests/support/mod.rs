@@ -10,10 +10,10 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use change_password::domain::account::AccountRecord;
 use change_password::app::{self, App};
-use change_password::config::Config;
 use change_password::aws::dynamodb_store::put_record;
+use change_password::config::Config;
+use change_password::domain::account::AccountRecord;
 use change_password::domain::password_hashing::{
     Argon2Hasher, Argon2Settings, PasswordHashing, PepperKeys,
 };
@@ -104,7 +104,9 @@ pub fn handler_at_endpoint(
     endpoint: &str,
     table: &str,
 ) -> Arc<
-    change_password::edge::handler::Handler<change_password::aws::dynamodb_store::DynamoDbAccountStore>,
+    change_password::edge::handler::Handler<
+        change_password::aws::dynamodb_store::DynamoDbAccountStore,
+    >,
 > {
     use change_password::domain::change_password::{
         ChangePasswordService, ProtectionSettings, system_clock,
@@ -112,8 +114,10 @@ pub fn handler_at_endpoint(
     let conf = aws_sdk_dynamodb::config::Builder::from(sdk)
         .endpoint_url(endpoint)
         .build();
-    let store =
-        change_password::aws::dynamodb_store::DynamoDbAccountStore::new(Client::from_conf(conf), table);
+    let store = change_password::aws::dynamodb_store::DynamoDbAccountStore::new(
+        Client::from_conf(conf),
+        table,
+    );
     Arc::new(change_password::edge::handler::Handler::new(
         ChangePasswordService::new(
             Arc::new(store),

@@ -81,7 +81,11 @@ impl RuntimeApi {
 
     /// Starts the real binary against this emulator with `vars` (plus the Lambda ones).
     pub fn spawn_function(&self, vars: &[(&str, String)]) -> tokio::process::Child {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_change-password"));
+        // CHANGE_PASSWORD_BIN runs another build of the function instead (to compare a change
+        // against an earlier build with the same test).
+        let binary = std::env::var("CHANGE_PASSWORD_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_change-password").to_string());
+        let mut command = tokio::process::Command::new(binary);
         command
             .env("AWS_LAMBDA_RUNTIME_API", &self.address)
             .env("AWS_LAMBDA_FUNCTION_NAME", "change-password")
