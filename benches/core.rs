@@ -3,16 +3,18 @@
 //!
 //!     make bench     (prints the handler's time against two argon2-cffi hashes as a ratio)
 
+use change_password::config::Config;
 use change_password::domain::account::AccountRecord;
 use change_password::domain::account_store::InMemoryAccountStore;
-use change_password::domain::change_password::{ChangePasswordService, ProtectionSettings, system_clock};
-use change_password::config::Config;
-use change_password::edge::handler::Handler;
+use change_password::domain::change_password::{
+    ChangePasswordService, ProtectionSettings, system_clock,
+};
 use change_password::domain::password_hashing::{
     Argon2Hasher, Argon2Settings, PasswordHashing, PepperKeys,
 };
 use change_password::domain::password_policy::PasswordPolicy;
 use change_password::domain::pepper::StaticPepper;
+use change_password::edge::handler::Handler;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use std::collections::HashMap;
