@@ -19,17 +19,18 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT INT TERM
 
 cargo build --bins --locked
-export USERS_TABLE=contract-users
+set -a
+# shellcheck source=local.env
+. scripts/local.env
+set +a
 demo_sub=7c1d5e2a-3b4f-4a6e-8d9c-0e1f2a3b4c5d
 printf '%s' 'correct horse battery staple' | "$target/debug/seed-user" --create-table --user-id "$demo_sub" --email demo@example.com --username demo
 
 "$venv/bin/python" scripts/dev_jwks.py serve --port "$jwks_port" &
 pids+=($!)
-cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$lambda_port" \
-  --env-var USERS_TABLE="$USERS_TABLE" --env-var AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL" \
-  --env-var AWS_REGION="$AWS_REGION" --env-var AWS_ACCESS_KEY_ID=testing --env-var AWS_SECRET_ACCESS_KEY=testing \
-  --env-var AWS_EC2_METADATA_DISABLED=true --env-var JWT_ISSUER="http://127.0.0.1:$jwks_port" \
-  --env-var JWT_AUDIENCE=local-dev-client --env-var LOCKOUT_THRESHOLD=0 >/tmp/contract-watch.log 2>&1 &
+cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$lambda_port" --env-file scripts/local.env \
+  --env-var AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL" --env-var JWT_ISSUER="http://127.0.0.1:$jwks_port" \
+  --env-var LOCKOUT_THRESHOLD=0 >/tmp/contract-watch.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 600); do
   (echo > "/dev/tcp/127.0.0.1/$lambda_port") 2>/dev/null && break

@@ -41,7 +41,8 @@ def token(issuer: str, sub: str, username: str) -> str:
     now = int(time.time())
     header = {"alg": "RS256", "typ": "JWT", "kid": KID}
     claims = {"sub": sub, "username": username, "client_id": CLIENT_ID, "token_use": "access",
-              "iss": issuer, "iat": now, "exp": now + 3600}
+              "iss": issuer, "iat": now, "auth_time": now, "exp": now + 3600,
+              "jti": base64.urlsafe_b64encode(os.urandom(12)).decode()}
     signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
     signature = key().sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{b64(signature)}"

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# `make run`: moto (DynamoDB + Secrets Manager) on loopback, the users table and a demo user,
-# and the function served by `cargo lambda watch --release`. Ctrl-C stops everything.
+# `make run`: one build of both binaries, moto (DynamoDB + Secrets Manager) on loopback, the
+# users table with two demo users, a development issuer, and the function served by
+# `cargo lambda watch` on the binary just built. The banner comes once the function answers.
+# Ports: MOTO_PORT (5055), LAMBDA_PORT (9000), JWKS_PORT (9911). Ctrl-C stops everything.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 venv=${VENV:-$here/.venv}
 export PATH="$venv/bin:$PATH"
+target=${CARGO_TARGET_DIR:-$here/target}
 moto_port=${MOTO_PORT:-5055}
 lambda_port=${LAMBDA_PORT:-9000}
 jwks_port=${JWKS_PORT:-9911}
+logs="$here/.run"
+mkdir -p "$logs"
+phase() { echo "make run: $*"; }
 
 pids=()
 cleanup() {
@@ -17,66 +23,85 @@ cleanup() {
   sleep 1
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  echo "make run: stopped"
+  phase "stopped"
 }
 trap cleanup EXIT INT TERM
 
-"$venv/bin/python" scripts/moto_atomic.py -H 127.0.0.1 -p "$moto_port" >/tmp/change-password-moto.log 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do
-  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$moto_port/moto-api/', timeout=1)" 2>/dev/null && break
-  sleep 0.2
+port_free() { ! (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for pair in "MOTO_PORT:$moto_port" "LAMBDA_PORT:$lambda_port" "JWKS_PORT:$jwks_port"; do
+  name=${pair%%:*} port=${pair#*:}
+  if ! port_free "$port"; then
+    echo "make run: port $port is taken; choose another with $name=<port> make run" >&2
+    exit 1
+  fi
 done
+wait_for() { # wait_for <seconds> <command...>: until the command succeeds
+  local limit=$1; shift
+  for _ in $(seq 1 $((limit * 5))); do "$@" 2>/dev/null && return 0; sleep 0.2; done
+  return 1
+}
 
-# A local development issuer: a throwaway key in .run/, its JWKS on loopback.
-"$venv/bin/python" scripts/dev_jwks.py serve --port "$jwks_port" &
+phase "[1/4] building the function and seed-user (debug profile, argon2 optimised; first time: a few minutes)"
+cargo build --bins --locked
+
+phase "[2/4] starting moto on 127.0.0.1:$moto_port and the development issuer on 127.0.0.1:$jwks_port"
+"$venv/bin/python" scripts/moto_atomic.py -H 127.0.0.1 -p "$moto_port" >"$logs/moto.log" 2>&1 &
 pids+=($!)
-issuer="http://127.0.0.1:$jwks_port"
+"$venv/bin/python" scripts/dev_jwks.py serve --port "$jwks_port" >"$logs/jwks.log" 2>&1 &
+pids+=($!)
+moto_up() { python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$moto_port/moto-api/', timeout=1)"; }
+wait_for 30 moto_up || { echo "make run: moto did not start (see $logs/moto.log)" >&2; exit 1; }
 
+set -a
+# shellcheck source=local.env
+. scripts/local.env
+set +a
 export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
-export AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
-export USERS_TABLE=${USERS_TABLE:-users-local}
-
-demo_sub=7c1d5e2a-3b4f-4a6e-8d9c-0e1f2a3b4c5d
+issuer="http://127.0.0.1:$jwks_port"
+# The sample events' user (for cargo lambda invoke) and a second one (for curl), so that each
+# demo works first, in either order.
+invoke_sub=7c1d5e2a-3b4f-4a6e-8d9c-0e1f2a3b4c5d
+curl_sub=0b9e8d7c-6f5a-4e3d-9c2b-1a0f9e8d7c6b
 demo_password='correct horse battery staple'
-cargo build --release --bin seed-user
-printf '%s' "$demo_password" | "${CARGO_TARGET_DIR:-$here/target}/release/seed-user" \
-  --create-table --user-id "$demo_sub" --email demo@example.com --username demo
+phase "[3/4] creating table $USERS_TABLE with two demo users"
+printf '%s' "$demo_password" | "$target/debug/seed-user" --create-table --user-id "$invoke_sub" \
+  --email demo@example.com --username demo
+printf '%s' "$demo_password" | "$target/debug/seed-user" --user-id "$curl_sub" \
+  --email demo2@example.com --username demo2
 
-cargo lambda watch --release -A 127.0.0.1 -P "$lambda_port" \
-  --env-var USERS_TABLE="$USERS_TABLE" --env-var AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL" \
-  --env-var AWS_REGION="$AWS_REGION" --env-var AWS_ACCESS_KEY_ID=testing \
-  --env-var AWS_SECRET_ACCESS_KEY=testing --env-var AWS_EC2_METADATA_DISABLED=true \
-  --env-var JWT_ISSUER="$issuer" --env-var JWT_AUDIENCE=local-dev-client &
+phase "[4/4] starting the function on 127.0.0.1:$lambda_port"
+cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$lambda_port" --env-file scripts/local.env \
+  --env-var AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL" --env-var JWT_ISSUER="$issuer" \
+  >"$logs/function.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 1800); do
-  (echo > "/dev/tcp/127.0.0.1/$lambda_port") 2>/dev/null && break
-  sleep 1
-done
-token=$("$venv/bin/python" scripts/dev_jwks.py token --port "$jwks_port" --sub "$demo_sub")
+url="http://127.0.0.1:$lambda_port/lambda-url/change-password/api/workspace/account/change-password"
+# The function answers a request without a token with a 401 problem: it is up.
+answers() { [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url" -H 'Content-Type: application/json' -d '{}')" = 401 ]; }
+wait_for 120 answers || { echo "make run: the function did not answer (see $logs/function.log)" >&2; exit 1; }
+token=$("$venv/bin/python" scripts/dev_jwks.py token --port "$jwks_port" --sub "$curl_sub" --username demo2)
 
 cat <<MSG
 
-  change-password is served on http://127.0.0.1:$lambda_port (moto on $AWS_ENDPOINT_URL, table $USERS_TABLE).
-  Demo user $demo_sub, password '$demo_password'.
+  change-password answers on http://127.0.0.1:$lambda_port (moto on $AWS_ENDPOINT_URL, table
+  $USERS_TABLE; the function's log: .run/function.log). Both demo users' password is
+  '$demo_password'.
 
-  Change the demo password through an HTTP API JWT-authorizer event:
+  Change it through an HTTP API JWT-authorizer sample event (user $invoke_sub):
 
     PATH="$venv/bin:\$PATH" cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port $lambda_port \\
       --data-file events/apigw-http-jwt.json change-password
 
-  The first call answers 200; a second one answers 400 CurrentPasswordIncorrect (the password
-  is now 'violet-Harbor-Lantern-42').
+  The first call answers 200; within 10 minutes the same call answers 200 with the Warning
+  PasswordAlreadyChanged (a retry); the password is now 'violet-Harbor-Lantern-42'.
 
-  Or call it as a function URL with a bearer token of the local development issuer (valid 1 hour;
-  the function verifies it against $issuer/.well-known/jwks.json):
+  Or call it as a function URL with a bearer token of the local development issuer (user
+  $curl_sub, valid 1 hour; the function verifies it against $issuer/.well-known/jwks.json):
 
-    curl -s -X POST http://127.0.0.1:$lambda_port/lambda-url/change-password/api/workspace/account/change-password \\
+    curl -s -X POST $url \\
       -H 'Content-Type: application/json' \\
       -H 'Authorization: Bearer $token' \\
-      -d '{"CurrentPassword":"violet-Harbor-Lantern-42","NewPassword":"amber-Quokka-Harbour-77"}'
+      -d '{"CurrentPassword":"$demo_password","NewPassword":"amber-Quokka-Harbour-77"}'
 
   Ctrl-C stops everything.
-
 MSG
 wait
