@@ -1,6 +1,7 @@
 """Checks of template.yaml that cfn-lint cannot make: least privilege, the routes and their
-authorizers, the table, the environment contract, references, alarms, and the real SAM
-transform of every front-door combination.
+authorizers, the table, the environment contract, references, alarms, limits, canary
+deployments, access logs, tracing, the dashboard, and the real SAM transform of every
+front-door combination (every door invokes the alias).
 
 Run: .venv/bin/python -m unittest tests/template_test.py -v
 (stdlib unittest; cfn-lint's YAML loader; samtranslator from aws-sam-cli for the transform.)
@@ -21,10 +22,19 @@ from cfnlint.decode.cfn_yaml import loads
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # CHANGE_PASSWORD_TEMPLATE: check another file (e.g. a deliberately broken copy).
 TEMPLATE = pathlib.Path(os.environ.get("CHANGE_PASSWORD_TEMPLATE", ROOT / "template.yaml"))
-README = ROOT / "README.md"
+CONFIGURATION_DOC = ROOT / "docs" / "configuration.md"
+RUNBOOK = ROOT / "docs" / "runbook.md"
+METRICS_RS = ROOT / "src" / "edge" / "metrics.rs"
+HANDLER_RS = ROOT / "src" / "edge" / "handler.rs"
 
 ROUTE_PATH = "/api/workspace/account/change-password"
 FUNCTION = "ChangePasswordFunction"
+ALIAS = "live"
+ALIAS_REF = {"Ref": f"{FUNCTION}.Alias"}
+DEPLOY_ROLE = "ChangePasswordDeployRole"
+# The alarms that roll a deployment back; AccountLockedAlarm is driven by attackers, not releases.
+ROLLBACK_ALARMS = ["ErrorsAlarm", "InternalErrorAlarm", "DependencyFailureAlarm", "DurationAlarm",
+                   "ThrottlesAlarm"]
 
 # SPEC.md section 6: the variables the function reads (the AWS_ENDPOINT_URL* overrides are
 # for local emulators only and must never be set by the template).
@@ -41,6 +51,7 @@ PSEUDO_PARAMETERS = {
 }
 
 NO_VALUE = {"Ref": "AWS::NoValue"}
+XRAY_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
 
 
 def plain(node):
@@ -108,6 +119,139 @@ def iter_references(node, path="$"):
     elif isinstance(node, list):
         for i, value in enumerate(node):
             yield from iter_references(value, f"{path}[{i}]")
+
+
+# -- a small evaluator of the template's intrinsics, for given parameter values ----------------
+
+PSEUDO_VALUES = {"AWS::Region": "eu-west-1", "AWS::StackName": "change-password",
+                 "AWS::Partition": "aws", "AWS::AccountId": "123456789012",
+                 "AWS::URLSuffix": "amazonaws.com"}
+_DROP = object()
+
+
+class Evaluator:
+    """Resolves Ref, Fn::Sub, Fn::Join, Fn::If and the conditions as CloudFormation would for
+    the given parameter values (defaults otherwise). A resource stands for itself as
+    "<LogicalId>" (or "<LogicalId.Attribute>")."""
+
+    def __init__(self, template, **overrides):
+        self.t = template
+        self.params = {}
+        for name, spec in template["Parameters"].items():
+            value = str(overrides.get(name, spec.get("Default", "")))
+            self.params[name] = value.split(",") if spec["Type"] == "CommaDelimitedList" else value
+
+    def condition(self, name):
+        return self.holds(self.t["Conditions"][name])
+
+    def holds(self, expr):
+        (fn, args), = expr.items()
+        if fn == "Fn::Equals":
+            return self.value(args[0]) == self.value(args[1])
+        if fn == "Fn::Not":
+            return not self.holds(args[0])
+        if fn == "Fn::And":
+            return all(self.holds(a) for a in args)
+        if fn == "Fn::Or":
+            return any(self.holds(a) for a in args)
+        if fn == "Condition":
+            return self.condition(args)
+        raise ValueError(expr)
+
+    def ref(self, name):
+        if name in self.params:
+            return self.params[name]
+        if name in PSEUDO_VALUES:
+            return PSEUDO_VALUES[name]
+        if name == "AWS::NoValue":
+            return _DROP
+        return f"<{name}>"
+
+    def value(self, node):
+        if isinstance(node, dict) and len(node) == 1:
+            (fn, args), = node.items()
+            if fn == "Ref":
+                return self.ref(args)
+            if fn == "Fn::GetAtt":
+                return "<{}>".format(".".join(args) if isinstance(args, list) else args)
+            if fn == "Fn::If":
+                return self.value(args[1] if self.condition(args[0]) else args[2])
+            if fn == "Fn::Join":
+                parts = self.value(args[1])
+                return args[0].join(str(p) for p in parts)
+            if fn == "Fn::Sub":
+                text, local = (args, {}) if isinstance(args, str) else args
+                local = {k: self.value(v) for k, v in local.items()}
+
+                def one(match):
+                    name = match.group(1)
+                    if name in local:
+                        return str(local[name])
+                    if "." in name and "::" not in name:
+                        return f"<{name}>"
+                    return str(self.ref(name))
+                return re.sub(r"\$\{([^!}][^}]*)\}", one, text)
+        if isinstance(node, dict):
+            out = {k: self.value(v) for k, v in node.items()}
+            return {k: v for k, v in out.items() if v is not _DROP}
+        if isinstance(node, list):
+            return [v for v in (self.value(v) for v in node) if v is not _DROP]
+        return node
+
+
+# -- access logs ------------------------------------------------------------------------------
+
+# The only $context variables an access log format may use. Nothing here can hold the query
+# string (where `access_token` may travel) or a header but the user agent (Authorization);
+# `$context.path` is left out too: the route key / resource path name the route.
+ACCESS_LOG_VARIABLES = {
+    "HttpApi": {
+        "requestId", "requestTime", "httpMethod", "routeKey", "status", "protocol",
+        "responseLength", "responseLatency", "integrationLatency", "integrationStatus",
+        "awsEndpointRequestId", "identity.sourceIp", "identity.userAgent",
+        "authorizer.claims.sub", "authorizer.error", "error.message",
+    },
+    "RestApi": {
+        "requestId", "requestTime", "httpMethod", "resourcePath", "status", "protocol",
+        "responseLength", "responseLatency", "integrationLatency", "integrationStatus",
+        "awsEndpointRequestId", "identity.sourceIp", "identity.userAgent",
+        "authorizer.claims.sub", "error.message", "xrayTraceId",
+    },
+}
+# What every access log line must say, as (JSON key, variable): request id, route, status,
+# latency, source IP, user agent, the caller's sub.
+ACCESS_LOG_REQUIRED = {
+    "HttpApi": {"requestId": "requestId", "routeKey": "routeKey", "status": "status",
+                "responseLatency": "responseLatency", "sourceIp": "identity.sourceIp",
+                "userAgent": "identity.userAgent", "sub": "authorizer.claims.sub"},
+    "RestApi": {"requestId": "requestId", "resourcePath": "resourcePath", "status": "status",
+                "responseLatency": "responseLatency", "sourceIp": "identity.sourceIp",
+                "userAgent": "identity.userAgent", "sub": "authorizer.claims.sub"},
+}
+# Whatever the allow-list says, none of these may appear (case-insensitive): request data,
+# mapping-template variables, overrides, headers, the raw path, API keys, client certificates.
+ACCESS_LOG_FORBIDDEN = ["authorization", "querystring", "query", "header", "$input", "$method",
+                        "$request", "$util", "$stagevariables", "requestoverride",
+                        "responseoverride", "$context.path", "apikey", "clientcert", "#"]
+
+
+def access_log_problems(api, fmt):
+    """Why this access log format is not acceptable for `api` ([] when it is)."""
+    problems = [f"contains {word!r}" for word in ACCESS_LOG_FORBIDDEN if word in fmt.lower()]
+    if "$" in re.sub(r"\$context\.[A-Za-z0-9_.]*[A-Za-z0-9_]", "", fmt):
+        problems.append("a $ that is not a $context variable")
+    used = re.findall(r"\$context\.([A-Za-z0-9_.]*[A-Za-z0-9_])", fmt)
+    problems += [f"variable $context.{v} not allowed" for v in used
+                 if v not in ACCESS_LOG_VARIABLES[api]]
+    try:
+        fields = json.loads(re.sub(r"\$context\.([A-Za-z0-9_.]*[A-Za-z0-9_])", r"<\1>", fmt))
+    except json.JSONDecodeError as e:
+        return problems + [f"not JSON: {e}"]
+    for key, variable in ACCESS_LOG_REQUIRED[api].items():
+        if fields.get(key) != f"<{variable}>":
+            problems.append(f"{key} is not $context.{variable}")
+    return problems
+
 
 
 class TemplateTest(unittest.TestCase):
@@ -186,7 +330,8 @@ class TemplateTest(unittest.TestCase):
             "Action": "sts:AssumeRole",
         }])
         others = [k for k, v in self.res.items() if v["Type"].startswith("AWS::IAM::") and k != "ChangePasswordRole"]
-        self.assertEqual(others, [], "no other IAM resources")
+        self.assertEqual(others, [DEPLOY_ROLE], "no other IAM resources but CodeDeploy's role")
+        self.assertNotIn("ManagedPolicyArns", self.res[DEPLOY_ROLE]["Properties"])
 
     def test_policy_statements_are_exactly_least_privilege(self):
         table_arn = {"Fn::If": [
@@ -200,6 +345,8 @@ class TemplateTest(unittest.TestCase):
             ("HasPepper", ["secretsmanager:GetSecretValue"], [{"Ref": "PepperSecretArn"}]),
             (None, ["logs:CreateLogStream", "logs:PutLogEvents"],
              [{"Fn::Sub": log_group}, {"Fn::Sub": log_group + ":*"}]),
+            # X-Ray accepts no resource but "*"; only with EnableTracing.
+            ("TracingEnabled", XRAY_ACTIONS, ["*"]),
         ]
         actual = []
         for cond, stmt in self.statements():
@@ -212,9 +359,13 @@ class TemplateTest(unittest.TestCase):
                          {"Fn::Not": [{"Fn::Equals": [{"Ref": "PepperSecretArn"}, ""]}]})
 
     def test_no_wildcard_action_or_resource(self):
-        for _, stmt in self.statements():
+        for cond, stmt in self.statements():
             for action in as_list(stmt["Action"]):
                 self.assertNotIn("*", action)
+            if stmt["Resource"] == "*":
+                # The one exception: X-Ray's writes, which have no resource-level permissions.
+                self.assertEqual((cond, sorted(as_list(stmt["Action"]))), ("TracingEnabled", XRAY_ACTIONS))
+                continue
             for resource in as_list(stmt["Resource"]):
                 for _, branch in if_branches(resource):
                     self.assertNotEqual(branch, "*")
@@ -265,7 +416,7 @@ class TemplateTest(unittest.TestCase):
         integration = self.res[integration_id]
         self.assertEqual(integration.get("Condition"), "HttpApiEnabled")
         self.assertEqual(integration["Properties"]["IntegrationType"], "AWS_PROXY")
-        self.assertEqual(integration["Properties"]["IntegrationUri"], {"Fn::GetAtt": [FUNCTION, "Arn"]})
+        self.assertEqual(integration["Properties"]["IntegrationUri"], ALIAS_REF)
         self.assertEqual(integration["Properties"]["PayloadFormatVersion"], "2.0")
         # A stage that deploys, and a permission for API Gateway to invoke the function.
         stages = [s for s in by_type(self.t, "AWS::ApiGatewayV2::Stage").values()
@@ -282,7 +433,7 @@ class TemplateTest(unittest.TestCase):
         props = found[0]["Properties"]
         self.assertEqual(found[0].get("Condition"), condition)
         self.assertEqual(props["Action"], "lambda:InvokeFunction")
-        self.assertEqual(props["FunctionName"], {"Ref": FUNCTION})
+        self.assertEqual(props["FunctionName"], ALIAS_REF)
         self.assertTrue(sub_string(props["SourceArn"]).endswith(f"/*/POST{ROUTE_PATH}"))
 
     def test_rest_api_route_has_the_cognito_authorizer(self):
@@ -300,7 +451,10 @@ class TemplateTest(unittest.TestCase):
         integration = operation["x-amazon-apigateway-integration"]
         self.assertEqual(integration["type"], "aws_proxy")
         self.assertEqual(integration["httpMethod"], "POST")
-        self.assertIn("${ChangePasswordFunction.Arn}", sub_string(integration["uri"]))
+        # The alias ARN, through a Sub variable (cfn-lint reads `${X.Alias}` as a GetAtt).
+        uri, variables = integration["uri"]["Fn::Sub"]
+        self.assertTrue(uri.endswith("/functions/${AliasArn}/invocations"), uri)
+        self.assertEqual(variables, {"AliasArn": ALIAS_REF})
         self.assertNotIn("security", operation, "the default authorizer applies; no override")
         self.assertEqual(list(props["DefinitionBody"]["paths"]), [ROUTE_PATH])
         self.assert_invoke_permission("RestApi", "RestApiEnabled")
@@ -311,13 +465,16 @@ class TemplateTest(unittest.TestCase):
         url = next(iter(urls.values()))
         self.assertEqual(url.get("Condition"), "FunctionUrlEnabled")
         self.assertEqual(url["Properties"]["AuthType"], "NONE")
-        self.assertEqual(url["Properties"]["TargetFunctionArn"], {"Fn::GetAtt": [FUNCTION, "Arn"]})
+        self.assertEqual(url["Properties"]["TargetFunctionArn"], ALIAS_REF)
+        self.assertNotIn("Qualifier", url["Properties"])
         public = {(p["Properties"]["Action"], p.get("Condition"))
                   for p in by_type(self.t, "AWS::Lambda::Permission").values()
                   if p["Properties"]["Principal"] == "*"}
         self.assertEqual(public, {("lambda:InvokeFunctionUrl", "FunctionUrlEnabled"),
                                   ("lambda:InvokeFunction", "FunctionUrlEnabled")})
         for p in by_type(self.t, "AWS::Lambda::Permission").values():
+            if p["Properties"]["Principal"] == "*":
+                self.assertEqual(p["Properties"]["FunctionName"], ALIAS_REF)
             if p["Properties"]["Principal"] == "*" and p["Properties"]["Action"] == "lambda:InvokeFunction":
                 self.assertIs(p["Properties"]["InvokedViaFunctionUrl"], True)
         self.assertEqual(self.env["JWT_ISSUER"], {"Fn::If": [
@@ -365,9 +522,9 @@ class TemplateTest(unittest.TestCase):
     # -- environment contract and references ------------------------------------------------
 
     def test_every_spec_variable_is_set_or_documented(self):
-        readme = README.read_text()
+        readme = CONFIGURATION_DOC.read_text()
         for name in SPEC_VARIABLES:
-            self.assertTrue(name in self.env or name in readme, f"{name} neither set nor in README.md")
+            self.assertTrue(name in self.env or name in readme, f"{name} neither set nor in docs/configuration.md")
 
     def test_every_variable_set_is_a_spec_variable(self):
         unknown = sorted(set(self.env) - set(SPEC_VARIABLES))
@@ -384,6 +541,11 @@ class TemplateTest(unittest.TestCase):
                         bad.append((path, target))
                 elif kind == "GetAtt":
                     if target not in self.res:
+                        bad.append((path, target))
+                elif kind == "Ref" and target.endswith(".Alias"):
+                    # SAM's reference to the alias of a function with AutoPublishAlias.
+                    function = self.res.get(target[: -len(".Alias")], {})
+                    if "AutoPublishAlias" not in function.get("Properties", {}):
                         bad.append((path, target))
                 elif target not in names:
                     bad.append((path, target))
@@ -436,6 +598,317 @@ class TemplateTest(unittest.TestCase):
         self.assertNotIn("Dimensions", dependency)
         self.assertEqual(self.t["Parameters"]["AlarmTopicArn"]["Default"], "")
 
+    def test_internal_error_alarm_and_its_metric_filter(self):
+        internal = self.alarm("ChangePassword", "InternalError")
+        self.assertEqual(internal["Statistic"], "Sum")
+        self.assertEqual(internal["Threshold"], 0)
+        self.assertNotIn("Dimensions", internal)
+        filters = by_type(self.t, "AWS::Logs::MetricFilter")
+        self.assertEqual(list(filters), ["InternalErrorMetricFilter"])
+        props = filters["InternalErrorMetricFilter"]["Properties"]
+        self.assertEqual(props["LogGroupName"], {"Ref": "ChangePasswordLogGroup"})
+        self.assertEqual(props["FilterPattern"],
+                         '{ ($.target = "change_password::request") && ($.status = 500) }')
+        self.assertEqual(props["MetricTransformations"], [{
+            "MetricNamespace": "ChangePassword", "MetricName": "InternalError",
+            "MetricValue": "1", "Unit": "Count"}])
+        # The fields the pattern reads are those of the function's request log line
+        # (tracing's JSON: the target, and the `status` field of that event).
+        handler = HANDLER_RS.read_text()
+        self.assertIn('target: "change_password::request"', handler)
+        self.assertRegex(handler, r'target: "change_password::request",\s+request_id = %trace_id,\s+status,')
+        self.assertIn(".with_target(true)", (ROOT / "src" / "logging.rs").read_text())
+
+    # -- limits (issue 11, point 7) ------------------------------------------------------------
+
+    def test_reserved_concurrency_parameter(self):
+        param = self.t["Parameters"]["ReservedConcurrentExecutions"]
+        self.assertEqual(param["Type"], "Number")
+        self.assertEqual(int(param["Default"]), 100)
+        self.assertEqual(int(param["MinValue"]), -1)
+        self.assertEqual(self.t["Conditions"]["HasReservedConcurrency"],
+                         {"Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrentExecutions"}, "-1"]}]})
+        self.assertEqual(self.fn["ReservedConcurrentExecutions"], {"Fn::If": [
+            "HasReservedConcurrency", {"Ref": "ReservedConcurrentExecutions"}, NO_VALUE]})
+        self.assertTrue(Evaluator(self.t).condition("HasReservedConcurrency"))
+        self.assertFalse(Evaluator(self.t, ReservedConcurrentExecutions=-1).condition("HasReservedConcurrency"))
+        self.assertTrue(Evaluator(self.t, ReservedConcurrentExecutions=0).condition("HasReservedConcurrency"))
+
+    def test_stage_throttling(self):
+        params = self.t["Parameters"]
+        rate, burst = params["ApiThrottlingRateLimit"], params["ApiThrottlingBurstLimit"]
+        self.assertEqual((rate["Type"], int(rate["Default"])), ("Number", 100))
+        self.assertEqual((burst["Type"], int(burst["Default"])), ("Number", 100))
+        # No more requests at once than the reserved concurrency runs.
+        self.assertLessEqual(int(burst["Default"]), int(params["ReservedConcurrentExecutions"]["Default"]))
+        expected = {"ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+                    "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"}}
+        http = self.res["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
+        self.assertEqual({k: http[k] for k in expected}, expected)
+        settings = self.res["RestApi"]["Properties"]["MethodSettings"]
+        self.assertEqual(len(settings), 1)
+        self.assertEqual((settings[0]["ResourcePath"], settings[0]["HttpMethod"]), ("/*", "*"))
+        self.assertEqual({k: settings[0][k] for k in expected}, expected)
+
+    def test_function_url_is_documented_as_the_door_without_a_throttle(self):
+        runbook = RUNBOOK.read_text()
+        section = runbook[runbook.index("## Limits"):]
+        for words in ("function URL", "no throttle", "ReservedConcurrentExecutions",
+                      "CloudFront", "rate-based rule"):
+            self.assertIn(words, section)
+
+    # -- canary deployments (issue 15, point 1) ------------------------------------------------
+
+    def test_canary_deployment_preference(self):
+        self.assertEqual(self.fn["AutoPublishAlias"], ALIAS)
+        self.assertIs(self.fn["AutoPublishAliasAllProperties"], True)
+        preference = self.fn["DeploymentPreference"]
+        self.assertEqual(preference["Type"], {"Ref": "DeploymentType"})
+        self.assertEqual(preference["Role"], {"Fn::GetAtt": [DEPLOY_ROLE, "Arn"]})
+        self.assertEqual(preference["Alarms"], [{"Ref": name} for name in ROLLBACK_ALARMS])
+        self.assertNotIn("AccountLockedAlarm", json.dumps(preference))
+        for name in ROLLBACK_ALARMS:
+            self.assertEqual(self.res[name]["Type"], "AWS::CloudWatch::Alarm")
+        param = self.t["Parameters"]["DeploymentType"]
+        self.assertEqual(param["Default"], "Canary10Percent5Minutes")
+        self.assertIn("AllAtOnce", param["AllowedValues"])
+        # Only the predefined configurations SAM turns into CodeDeployDefault.Lambda<Type>.
+        from samtranslator.model.preferences.deployment_preference_collection import (
+            CODEDEPLOY_PREDEFINED_CONFIGURATIONS_LIST)
+        self.assertLessEqual(set(param["AllowedValues"]), set(CODEDEPLOY_PREDEFINED_CONFIGURATIONS_LIST))
+
+    def test_deploy_role_is_least_privilege(self):
+        props = self.res[DEPLOY_ROLE]["Properties"]
+        for key in ("ManagedPolicyArns", "PermissionsBoundary"):
+            self.assertNotIn(key, props)
+        self.assertEqual(as_list(props["AssumeRolePolicyDocument"]["Statement"]), [{
+            "Effect": "Allow", "Principal": {"Service": "codedeploy.amazonaws.com"},
+            "Action": "sts:AssumeRole"}])
+        function_arn = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${ChangePasswordFunction}"
+        expected = [
+            (["lambda:GetAlias", "lambda:GetProvisionedConcurrencyConfig", "lambda:UpdateAlias"],
+             [{"Fn::Sub": function_arn}, {"Fn::Sub": function_arn + ":*"}]),
+            # Exactly the rollback alarms, by ARN.
+            (["cloudwatch:DescribeAlarms"],
+             [{"Fn::GetAtt": [name, "Arn"]} for name in ROLLBACK_ALARMS]),
+        ]
+        actual = []
+        for policy in props["Policies"]:
+            for stmt in as_list(policy["PolicyDocument"]["Statement"]):
+                self.assertEqual(stmt["Effect"], "Allow")
+                for key in ("NotAction", "NotResource", "Principal", "NotPrincipal", "Condition"):
+                    self.assertNotIn(key, stmt)
+                actual.append((sorted(as_list(stmt["Action"])), as_list(stmt["Resource"])))
+        self.assertEqual(actual, expected)
+
+    def test_version_description_changes_exactly_when_the_version_configuration_does(self):
+        # SAM hashes the function's properties with their Refs unresolved: a new parameter value
+        # alone publishes no version, and the alias keeps the old configuration. The version's
+        # description spells those values out, so a new one replaces the version.
+        function_level = {"VersionDescription", "DeploymentPreference", "AutoPublishAlias",
+                          "AutoPublishAliasAllProperties", "ReservedConcurrentExecutions"}
+
+        def version(**overrides):
+            ev = Evaluator(self.t, **overrides)
+            config = {k: ev.value(v) for k, v in self.fn.items() if k not in function_level}
+            return config, ev.value(self.fn["VersionDescription"])
+
+        # Lambda refuses a version description over 256 characters: realistic long values fit.
+        _, longest = version(
+            EnableFunctionUrl="true", EnableTracing="true", LogLevel="DEBUG",
+            ExistingUsersTableName="workspace-users-production",
+            PepperSecretArn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:change-password/pepper-AbCdEf",
+            CognitoUserPoolId="eu-west-1_AbCdEf123",
+            CognitoAppClientIds="1example23456789abcdefghij,2example23456789abcdefghij")
+        self.assertLessEqual(len(longest), 256, longest)
+        variations = {
+            "PasswordMinLength": 14, "LogLevel": "DEBUG", "EnableTracing": "true",
+            "ExistingUsersTableName": "users-prod",
+            "PepperSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pepper-AbCdEf",
+            "EnableFunctionUrl": "true", "CognitoUserPoolId": "eu-west-1_Other",
+            "CognitoAppClientIds": "client3", "EnableHttpApi": "false", "EnableRestApi": "true",
+            "ReservedConcurrentExecutions": 10, "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:t",
+            "DeploymentType": "AllAtOnce", "CorsAllowedOrigins": "https://app.example.com",
+        }
+        changed_config = 0
+        for name, value in variations.items():
+            for extra in ({}, {"EnableFunctionUrl": "true"}):
+                with self.subTest(parameter=name, **extra):
+                    before = version(**extra)
+                    after = version(**{**extra, name: value})
+                    self.assertEqual(after[0] != before[0], after[1] != before[1])
+                    changed_config += after[0] != before[0]
+        self.assertGreaterEqual(changed_config, 8)
+        # The parameters that shape the version are all in this test.
+        refs = {t for _, kind, t in iter_references({k: v for k, v in self.fn.items()
+                                                     if k not in function_level})}
+        conditions = {t for t in refs if t in self.t["Conditions"]}
+        for cond in conditions:
+            refs |= {t for _, _, t in iter_references(self.t["Conditions"][cond])}
+        self.assertLessEqual(refs & set(self.t["Parameters"]), set(variations))
+
+    # -- access logs (issue 15, point 3) -------------------------------------------------------
+
+    def access_log_formats(self):
+        http = self.res["HttpApiStage"]["Properties"]["AccessLogSettings"]
+        rest = self.res["RestApi"]["Properties"]["AccessLogSetting"]
+        self.assertEqual(http["DestinationArn"], {"Fn::GetAtt": ["HttpApiAccessLogGroup", "Arn"]})
+        self.assertEqual(rest["DestinationArn"], {"Fn::GetAtt": ["RestApiAccessLogGroup", "Arn"]})
+        return {"HttpApi": http["Format"], "RestApi": rest["Format"]}
+
+    def test_access_logs_never_carry_the_query_string_or_authorization(self):
+        formats = self.access_log_formats()
+        for api, fmt in formats.items():
+            with self.subTest(api=api):
+                self.assertIsInstance(fmt, str)
+                self.assertEqual(access_log_problems(api, fmt), [])
+        # Every stage with an access log is one of these two (no other format to check).
+        stages = [k for k, v in self.res.items()
+                  if "AccessLogSettings" in v["Properties"] or "AccessLogSetting" in v["Properties"]]
+        self.assertEqual(sorted(stages), ["HttpApiStage", "RestApi"])
+        # The REST stage writes no execution log, whose data trace holds whole requests.
+        settings = self.res["RestApi"]["Properties"]["MethodSettings"][0]
+        self.assertEqual(settings["LoggingLevel"], "OFF")
+        self.assertIs(settings["DataTraceEnabled"], False)
+
+    def test_access_log_check_catches_what_could_carry_a_token(self):
+        fmt = self.access_log_formats()["RestApi"]
+        for bad in ('"q":"$context.requestOverride.querystring.access_token"',
+                    '"a":"$method.request.header.Authorization"', '"p":"$context.path"',
+                    '"b":"$input.params(\'access_token\')"', '"k":"$context.identity.apiKey"',
+                    '"u":"$context.domainName"'):
+            with self.subTest(bad=bad):
+                self.assertNotEqual(access_log_problems("RestApi", fmt[:-1] + "," + bad + "}"), [])
+        self.assertNotEqual(access_log_problems("RestApi", fmt.replace('"sub"', '"caller"')), [])
+
+    def test_access_log_groups(self):
+        for name, condition in (("HttpApiAccessLogGroup", "HttpApiEnabled"),
+                                ("RestApiAccessLogGroup", "RestApiEnabled")):
+            group = self.res[name]
+            self.assertEqual(group["Type"], "AWS::Logs::LogGroup")
+            self.assertEqual(group.get("Condition"), condition)
+            self.assertEqual(group["Properties"]["RetentionInDays"], {"Ref": "LogRetentionDays"})
+            self.assertEqual(group["DeletionPolicy"], "Retain")
+            self.assertEqual(group["UpdateReplacePolicy"], "Retain")
+
+    # -- tracing (issue 15, point 4) -----------------------------------------------------------
+
+    def test_tracing_is_a_parameter_off_by_default(self):
+        param = self.t["Parameters"]["EnableTracing"]
+        self.assertEqual(param["Default"], "false")
+        self.assertEqual(sorted(param["AllowedValues"]), ["false", "true"])
+        self.assertEqual(self.t["Conditions"]["TracingEnabled"],
+                         {"Fn::Equals": [{"Ref": "EnableTracing"}, "true"]})
+        self.assertEqual(self.fn["Tracing"], {"Fn::If": ["TracingEnabled", "Active", "PassThrough"]})
+        self.assertEqual(self.res["RestApi"]["Properties"]["TracingEnabled"],
+                         {"Fn::If": ["TracingEnabled", True, False]})
+        # The role's X-Ray statement exists only with tracing (test_policy_statements_...).
+        self.assertIn(("TracingEnabled", XRAY_ACTIONS),
+                      [(c, sorted(as_list(s["Action"]))) for c, s in self.statements()])
+
+    # -- dashboard (issue 15, point 2) ---------------------------------------------------------
+
+    def emitted_metrics(self):
+        """The metrics the function emits (src/edge/metrics.rs) and those the template counts."""
+        source = METRICS_RS.read_text()
+        self.assertIn('pub const NAMESPACE: &str = "ChangePassword";', source)
+        # Each metric is published with and without the EventSource dimension: the dashboard
+        # and the alarms read the dimensionless total.
+        self.assertIn('"Dimensions": [["EventSource"], []]', source)
+        names = set(re.findall(r'Metric::\w+ => "(\w+)"', source))
+        self.assertIn("PasswordChanged", names)
+        for f in by_type(self.t, "AWS::Logs::MetricFilter").values():
+            for m in f["Properties"]["MetricTransformations"]:
+                self.assertEqual(m["MetricNamespace"], "ChangePassword")
+                names.add(m["MetricName"])
+        return names
+
+    def dashboard(self, **overrides):
+        ev = Evaluator(self.t, **overrides)
+        return json.loads(ev.value(self.res["ChangePasswordDashboard"]["Properties"]["DashboardBody"]))
+
+    GRAPHS = ["Password changes", "Wrong current passwords", "Locks", "Duration p50 / p99 (ms)",
+              "4xx by code", "5xx by code", "Throttles", "Concurrency", "DynamoDB throttles",
+              "4xx and 5xx answers by status and code (function log)"]
+
+    def test_dashboard_is_one_screen_of_the_metrics_that_exist(self):
+        emitted = self.emitted_metrics()
+        aws_metrics = {
+            "AWS/Lambda": {"Duration", "Errors", "Throttles", "ConcurrentExecutions",
+                           "Url4xxCount", "Url5xxCount"},
+            "AWS/ApiGateway": {"4xx", "5xx", "4XXError", "5XXError"},
+            "AWS/DynamoDB": {"ReadThrottleEvents", "WriteThrottleEvents"},
+        }
+        doors = ("EnableHttpApi", "EnableRestApi", "EnableFunctionUrl")
+        for combo in itertools.product(["true", "false"], repeat=3):
+            for reserved in (100, -1):
+                values = dict(zip(doors, combo), ReservedConcurrentExecutions=reserved)
+                with self.subTest(**values):
+                    body = self.dashboard(**values)
+                    widgets = body["widgets"]
+                    self.assertEqual([w["properties"]["title"] for w in widgets], self.GRAPHS)
+                    # One screen: 24 columns, 3 rows of 6, no overlap.
+                    cells = set()
+                    for w in widgets:
+                        self.assertLessEqual(w["x"] + w["width"], 24)
+                        self.assertLessEqual(w["y"] + w["height"], 18)
+                        for x in range(w["x"], w["x"] + w["width"]):
+                            for y in range(w["y"], w["y"] + w["height"]):
+                                self.assertNotIn((x, y), cells)
+                                cells.add((x, y))
+                    used = set()
+                    for w in widgets:
+                        self.assertEqual(w["properties"]["region"], "eu-west-1")
+                        for metric in w["properties"].get("metrics", []):
+                            namespace, name = metric[0], metric[1]
+                            used.add((namespace, name))
+                            if namespace == "ChangePassword":
+                                self.assertIn(name, emitted, "a metric the function does not emit")
+                                self.assertIsInstance(metric[2], dict, "the dimensionless total")
+                            else:
+                                self.assertIn(name, aws_metrics[namespace], metric)
+                    # A door's metrics only when that door exists.
+                    self.assertEqual(("AWS/ApiGateway", "4xx") in used, combo[0] == "true")
+                    self.assertEqual(("AWS/ApiGateway", "5XXError") in used, combo[1] == "true")
+                    self.assertEqual(("AWS/Lambda", "Url5xxCount") in used, combo[2] == "true")
+                    concurrency = widgets[self.GRAPHS.index("Concurrency")]["properties"]
+                    self.assertEqual(concurrency["annotations"]["horizontal"],
+                                     [{"label": "ReservedConcurrentExecutions", "value": 100}] if reserved != -1 else [])
+        body = self.dashboard()
+        graphs = {w["properties"]["title"]: w["properties"] for w in body["widgets"]}
+        # The graphs the issue asks for, from the function's metrics.
+        for title, metrics in (("Password changes", ["PasswordChanged", "ChangeRetried"]),
+                               ("Wrong current passwords", ["CurrentPasswordIncorrect"]),
+                               ("Locks", ["AccountLocked"])):
+            self.assertEqual([m[:2] for m in graphs[title]["metrics"]],
+                             [["ChangePassword", metric] for metric in metrics])
+        self.assertEqual({m[-1]["stat"] for m in graphs["Duration p50 / p99 (ms)"]["metrics"]}, {"p50", "p99"})
+        self.assertEqual(graphs["Duration p50 / p99 (ms)"]["annotations"]["horizontal"][0]["value"],
+                         self.res["DurationAlarm"]["Properties"]["Threshold"])
+        self.assertEqual(graphs["Locks"]["annotations"]["horizontal"][0]["value"], 20)
+        self.assertEqual({m[1] for m in graphs["4xx by code"]["metrics"] if m[0] == "ChangePassword"},
+                         {"CurrentPasswordIncorrect", "PolicyRejected", "AccountLocked"})
+        self.assertEqual({m[1] for m in graphs["5xx by code"]["metrics"] if m[0] == "ChangePassword"},
+                         {"InternalError", "DependencyFailure"})
+        self.assertEqual(graphs["DynamoDB throttles"]["metrics"][0][2:4], ["TableName", "<UsersTable>"])
+        self.assertEqual(self.dashboard(ExistingUsersTableName="users")["widgets"][8]["properties"]["metrics"][0][3], "users")
+        query = graphs["4xx and 5xx answers by status and code (function log)"]["query"]
+        self.assertTrue(query.startswith("SOURCE '<ChangePasswordLogGroup>' | filter target = 'change_password::request'"))
+        self.assertIn("by status, code", query)
+        # No revoked-tokens graph: the function emits no such metric (yet).
+        self.assertFalse({n for n in emitted if "revok" in n.lower()})
+
+    # -- runbook (issue 15, point 5) -----------------------------------------------------------
+
+    def test_runbook_has_a_line_per_alarm_and_per_graph(self):
+        runbook = RUNBOOK.read_text()
+        for name in by_type(self.t, "AWS::CloudWatch::Alarm"):
+            self.assertIn(f"| `{name}` |", runbook)
+        for title in self.GRAPHS:
+            self.assertIn(f"| {title} |", runbook)
+        for words in ("rollback", "CodeDeploy", "AllAtOnce", "tracing"):
+            self.assertIn(words, runbook)
+
 
 try:
     from samtranslator.translator.transform import transform as sam_transform
@@ -474,10 +947,12 @@ class SamTransformTest(unittest.TestCase):
                 with self.subTest(EnableHttpApi=combo[0], EnableRestApi=combo[1], EnableFunctionUrl=combo[2]):
                     out = self.transformed(*combo)
                     resources = out["Resources"]
-                    # Our role only: SAM generated no role and attached no managed policy.
-                    roles = [k for k, v in resources.items() if v["Type"] == "AWS::IAM::Role"]
-                    self.assertEqual(roles, ["ChangePasswordRole"])
-                    self.assertNotIn("ManagedPolicyArns", resources["ChangePasswordRole"]["Properties"])
+                    # Our roles only: SAM generated none (no CodeDeployServiceRole either) and
+                    # attached no managed policy.
+                    roles = sorted(k for k, v in resources.items() if v["Type"] == "AWS::IAM::Role")
+                    self.assertEqual(roles, [DEPLOY_ROLE, "ChangePasswordRole"])
+                    for role in roles:
+                        self.assertNotIn("ManagedPolicyArns", resources[role]["Properties"])
                     # Every front-door resource keeps its condition through the transform.
                     for name, res in resources.items():
                         if res["Type"].startswith(("AWS::ApiGateway::", "AWS::ApiGatewayV2::", "AWS::Lambda::Url")):
@@ -490,7 +965,115 @@ class SamTransformTest(unittest.TestCase):
                     path = pathlib.Path(tmp, "-".join(combo) + ".json")
                     path.write_text(json.dumps(out))
                     matches = lint_file(path, {"regions": ["eu-west-1"]})
+                    # SAM resolves DeploymentType into the deployment group at transform time,
+                    # so the transformed template no longer refers to the parameter.
+                    matches = [m for m in matches
+                               if not (m.rule.id == "W2001" and "DeploymentType" in m.message)]
                     self.assertEqual([str(m) for m in matches], [])
+
+    def alias_id(self, resources):
+        aliases = {k: v for k, v in resources.items() if v["Type"] == "AWS::Lambda::Alias"}
+        self.assertEqual(len(aliases), 1)
+        (alias_id, alias), = aliases.items()
+        self.assertEqual(alias["Properties"]["Name"], ALIAS)
+        self.assertEqual(alias["Properties"]["FunctionName"], {"Ref": FUNCTION})
+        return alias_id
+
+    def test_every_door_invokes_the_alias(self):
+        for combo in itertools.product(["true", "false"], repeat=3):
+            with self.subTest(EnableHttpApi=combo[0], EnableRestApi=combo[1], EnableFunctionUrl=combo[2]):
+                resources = self.transformed(*combo)["Resources"]
+                alias = {"Ref": self.alias_id(resources)}
+                # HTTP API: the integration and its permission.
+                self.assertEqual(resources["HttpApiIntegration"]["Properties"]["IntegrationUri"], alias)
+                # REST: the integration URI in the OpenAPI body, and its permission.
+                uri = resources["RestApi"]["Properties"]["Body"]["paths"][ROUTE_PATH]["post"][
+                    "x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+                self.assertTrue(uri[0].endswith("/functions/${AliasArn}/invocations"))
+                self.assertEqual(uri[1], {"AliasArn": alias})
+                # Function URL: the URL itself.
+                self.assertEqual(resources["ChangePasswordFunctionUrl"]["Properties"]["TargetFunctionArn"], alias)
+                # Every permission to invoke (API Gateway, the public URL) is the alias's.
+                permissions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Lambda::Permission"}
+                self.assertEqual(sorted(permissions), ["FunctionUrlInvokePermission", "FunctionUrlPublicPermission",
+                                                       "HttpApiInvokePermission", "RestApiInvokePermission"])
+                for name, permission in permissions.items():
+                    self.assertEqual(permission["Properties"]["FunctionName"], alias, name)
+                # Nothing in the resources invokes the unqualified function ($LATEST): its ARN
+                # is used only by the version and the alias SAM makes, and our deploy role.
+                text = json.dumps({k: v for k, v in resources.items()
+                                   if v["Type"] not in ("AWS::Lambda::Version", "AWS::Lambda::Alias")})
+                self.assertNotIn('"Fn::GetAtt": ["ChangePasswordFunction", "Arn"]', text)
+                self.assertNotIn('"ChangePasswordFunction.Arn"', text)
+                self.assertNotIn("${ChangePasswordFunction.Arn}", text)
+
+    def test_function_url_is_what_sam_makes_for_an_aliased_function(self):
+        # SAM's own FunctionUrlConfig on a function with AutoPublishAlias, transformed.
+        probe = {
+            "Transform": "AWS::Serverless-2016-10-31",
+            "Resources": {FUNCTION: {"Type": "AWS::Serverless::Function", "Properties": {
+                "CodeUri": "s3://bucket/x.zip", "Handler": "bootstrap", "Runtime": "provided.al2023",
+                "AutoPublishAlias": ALIAS, "FunctionUrlConfig": {"AuthType": "NONE"}}}},
+        }
+        sam = sam_transform(probe, {}, _NoManagedPolicies())["Resources"]
+        ours = self.transformed("false", "false", "true")["Resources"]
+        sam_alias, our_alias = self.alias_id(sam), self.alias_id(ours)
+
+        def shape(props, alias_id):
+            return json.loads(json.dumps({k: v for k, v in props.items() if k != "Cors"})
+                              .replace(alias_id, "ALIAS"))
+        sam_url = next(v for v in sam.values() if v["Type"] == "AWS::Lambda::Url")
+        self.assertEqual(shape(ours["ChangePasswordFunctionUrl"]["Properties"], our_alias),
+                         shape(sam_url["Properties"], sam_alias))
+        sam_permissions = sorted((shape(v["Properties"], sam_alias) for v in sam.values()
+                                  if v["Type"] == "AWS::Lambda::Permission"), key=repr)
+        our_permissions = sorted((shape(ours[k]["Properties"], our_alias)
+                                  for k in ("FunctionUrlPublicPermission", "FunctionUrlInvokePermission")), key=repr)
+        self.assertEqual(our_permissions, sam_permissions)
+
+    def test_canary_deployment_rolls_back_on_the_alarms(self):
+        for deployment_type in ("Canary10Percent5Minutes", "AllAtOnce"):
+            with self.subTest(DeploymentType=deployment_type):
+                template = load_template()
+                template["Resources"][FUNCTION]["Properties"]["CodeUri"] = "s3://bucket/change-password.zip"
+                values = {"CognitoUserPoolId": "eu-west-1_AbCdEf123", "CognitoAppClientIds": "client1",
+                          "DeploymentType": deployment_type}
+                resources = sam_transform(template, values, _NoManagedPolicies())["Resources"]
+                self.assertNotIn("CodeDeployServiceRole", resources)
+                groups = {k: v for k, v in resources.items() if v["Type"] == "AWS::CodeDeploy::DeploymentGroup"}
+                self.assertEqual(list(groups), [f"{FUNCTION}DeploymentGroup"])
+                group = groups[f"{FUNCTION}DeploymentGroup"]["Properties"]
+                self.assertEqual(group["AlarmConfiguration"], {
+                    "Enabled": True, "Alarms": [{"Name": {"Ref": name}} for name in ROLLBACK_ALARMS]})
+                self.assertTrue(group["AutoRollbackConfiguration"]["Enabled"])
+                self.assertIn("DEPLOYMENT_STOP_ON_ALARM", group["AutoRollbackConfiguration"]["Events"])
+                self.assertEqual(group["DeploymentConfigName"], {"Fn::Sub": [
+                    "CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": deployment_type}]})
+                self.assertEqual(group["ServiceRoleArn"], {"Fn::GetAtt": [DEPLOY_ROLE, "Arn"]})
+                alias = resources[self.alias_id(resources)]
+                update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+                self.assertEqual(update["DeploymentGroupName"], {"Ref": f"{FUNCTION}DeploymentGroup"})
+                # The version carries the description that makes a new one for a new parameter value.
+                versions = [v for v in resources.values() if v["Type"] == "AWS::Lambda::Version"]
+                self.assertEqual(len(versions), 1)
+                self.assertEqual(versions[0]["Properties"]["Description"],
+                                 template["Resources"][FUNCTION]["Properties"]["VersionDescription"])
+                self.assertEqual(alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][1], "Version")
+
+    def test_stages_keep_throttling_access_logs_and_tracing_through_the_transform(self):
+        resources = self.transformed("true", "true", "false")["Resources"]
+        stages = {k: v for k, v in resources.items() if v["Type"] == "AWS::ApiGateway::Stage"}
+        self.assertEqual(len(stages), 1)
+        stage = next(iter(stages.values()))["Properties"]
+        self.assertEqual(stage["StageName"], "prod")
+        self.assertEqual(stage["TracingEnabled"], {"Fn::If": ["TracingEnabled", True, False]})
+        self.assertEqual(stage["AccessLogSetting"]["DestinationArn"],
+                         {"Fn::GetAtt": ["RestApiAccessLogGroup", "Arn"]})
+        self.assertEqual(access_log_problems("RestApi", stage["AccessLogSetting"]["Format"]), [])
+        self.assertEqual(stage["MethodSettings"][0]["ThrottlingRateLimit"], {"Ref": "ApiThrottlingRateLimit"})
+        function = resources[FUNCTION]["Properties"]
+        self.assertEqual(function["TracingConfig"], {"Mode": {"Fn::If": ["TracingEnabled", "Active", "PassThrough"]}})
+        self.assertEqual(function["ReservedConcurrentExecutions"]["Fn::If"][0], "HasReservedConcurrency")
 
 
 if __name__ == "__main__":
