@@ -253,7 +253,7 @@ fn problem(
 ) -> Rendered {
     let body = json!({
         "type": problem_type(status),
-        "title": status.canonical_reason().unwrap_or("Error"),
+        "title": problem_title(status),
         "status": status.as_u16(),
         "detail": detail,
         "instance": info.path,
@@ -266,6 +266,14 @@ fn problem(
             .insert(name.clone(), HeaderValue::from_static(value));
     }
     Rendered { response, code }
+}
+
+/// RFC 9110's name of the status (413 is "Content Too Large" there, no longer "Payload").
+fn problem_title(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "Content Too Large",
+        _ => status.canonical_reason().unwrap_or("Error"),
+    }
 }
 
 /// RFC 9110's section for each status, as the problem `type`.
