@@ -2,9 +2,11 @@
 //! `main.rs` at cold start and by the integration tests.
 
 use crate::auth::jwks::JwksCache;
+use crate::auth::revocation::RevocationCheck;
 use crate::auth::token_verifier::{
     KeyFuture, KeyProblem, SharedKeySource, TokenVerifier, parse_hs256_secret,
 };
+use crate::aws::cognito::CognitoSignOut;
 use crate::aws::dynamodb_store::DynamoDbAccountStore;
 use crate::aws::secrets::CachedSecret;
 use crate::aws::secrets_pepper::SecretsManagerPepper;
@@ -12,6 +14,7 @@ use crate::config::Config;
 use crate::domain::change_password::{ChangePasswordService, system_clock};
 use crate::domain::password_hashing::Argon2Hasher;
 use crate::domain::pepper::{PepperSource, StaticPepper};
+use crate::edge::authorizer::Authorizer;
 use crate::edge::handler::Handler;
 use aws_config::SdkConfig;
 use std::sync::Arc;
@@ -48,30 +51,64 @@ pub fn build_with_jwks_penalty(
         config.protection.clone(),
         system_clock(),
     );
-    let tokens = &config.tokens;
-    let verifier = match (&tokens.issuer, &tokens.jwks_url) {
-        (Some(issuer), Some(jwks_url)) => {
-            let url = jwks_url
-                .parse()
-                .map_err(|_| format!("JWT_JWKS_URL {jwks_url:?} is not a URL"))?;
-            let hs256 = tokens.hs256_secret_id.as_ref().map(|id| {
-                Box::new(SecretKey(CachedSecret::new(
-                    aws_sdk_secretsmanager::Client::new(sdk),
-                    id.clone(),
-                    parse_hs256_secret,
-                ))) as Box<dyn SharedKeySource>
-            });
-            Some(TokenVerifier::new(
-                issuer.clone(),
-                tokens.audience.clone(),
-                JwksCache::new(url)?.with_unknown_kid_penalty(jwks_penalty),
-                hs256,
-            ))
-        }
-        _ => None,
+    let service = match &config.cognito_user_pool_id {
+        Some(pool) => service.with_refresh_token_revoker(Arc::new(CognitoSignOut::new(
+            aws_sdk_cognitoidentityprovider::Client::new(sdk),
+            pool.clone(),
+        ))),
+        None => service,
     };
+    let verifier = token_verifier(config, sdk, jwks_penalty)?;
     Ok(Arc::new(
-        Handler::new(service, verifier).with_audience(tokens.audience.clone()),
+        Handler::new(service, verifier).with_audience(config.tokens.audience.clone()),
+    ))
+}
+
+/// The verifier of bearer tokens, when `JWT_ISSUER` is set (the same for both binaries).
+pub fn token_verifier(
+    config: &Config,
+    sdk: &SdkConfig,
+    jwks_penalty: std::time::Duration,
+) -> Result<Option<TokenVerifier>, String> {
+    let tokens = &config.tokens;
+    let (Some(issuer), Some(jwks_url)) = (&tokens.issuer, &tokens.jwks_url) else {
+        return Ok(None);
+    };
+    let url = jwks_url
+        .parse()
+        .map_err(|_| format!("JWT_JWKS_URL {jwks_url:?} is not a URL"))?;
+    let hs256 = tokens.hs256_secret_id.as_ref().map(|id| {
+        Box::new(SecretKey(CachedSecret::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+            id.clone(),
+            parse_hs256_secret,
+        ))) as Box<dyn SharedKeySource>
+    });
+    Ok(Some(TokenVerifier::new(
+        issuer.clone(),
+        tokens.audience.clone(),
+        JwksCache::new(url)?.with_unknown_kid_penalty(jwks_penalty),
+        hs256,
+    )))
+}
+
+pub type TokenAuthorizer = Authorizer<DynamoDbAccountStore>;
+
+/// Builds `token-authorizer`: the same verifier, and the marker read from the users table.
+pub fn build_authorizer(
+    config: &Config,
+    sdk: &SdkConfig,
+    marker_ttl: std::time::Duration,
+) -> Result<TokenAuthorizer, String> {
+    let verifier = token_verifier(config, sdk, crate::auth::jwks::UNKNOWN_KID_PENALTY)?
+        .ok_or("JWT_ISSUER is required: token-authorizer verifies every token itself")?;
+    let store = DynamoDbAccountStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        config.users_table.clone(),
+    );
+    Ok(Authorizer::new(
+        verifier,
+        RevocationCheck::new(store).with_ttl(marker_ttl),
     ))
 }
 

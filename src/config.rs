@@ -30,6 +30,8 @@ pub struct Config {
     pub protection: ProtectionSettings,
     pub pepper_secret_id: Option<String>,
     pub tokens: TokenSettings,
+    /// `COGNITO_USER_POOL_ID`: a committed change also revokes the user's refresh tokens.
+    pub cognito_user_pool_id: Option<String>,
 }
 
 /// Every variable the function reads (besides the SDK's and the Lambda runtime's own).
@@ -49,6 +51,7 @@ pub const VARIABLES: &[&str] = &[
     "JWT_AUDIENCE",
     "JWT_JWKS_URL",
     "JWT_HS256_SECRET_ID",
+    "COGNITO_USER_POOL_ID",
 ];
 
 /// NIST SP 800-63B-4 §3.2.2: no more than 100 consecutive failed attempts on one account.
@@ -161,6 +164,23 @@ impl Config {
             }
             (None, None) => None,
         };
+        let cognito_user_pool_id = get("COGNITO_USER_POOL_ID");
+        if let Some(pool) = &cognito_user_pool_id {
+            let valid = pool.split_once('_').is_some_and(|(region, id)| {
+                !region.is_empty()
+                    && region
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !id.is_empty()
+                    && id.chars().all(|c| c.is_ascii_alphanumeric())
+            });
+            if !valid {
+                return Err(bad(
+                    "COGNITO_USER_POOL_ID",
+                    "is not a user pool id (region_Id, as eu-west-1_AbCdEf123)",
+                ));
+            }
+        }
         let tokens = TokenSettings {
             issuer,
             audience: get("JWT_AUDIENCE")
@@ -181,6 +201,7 @@ impl Config {
             protection,
             pepper_secret_id: get("PEPPER_SECRET_ID"),
             tokens,
+            cognito_user_pool_id,
         })
     }
 }

@@ -91,7 +91,7 @@ fn req(current: Option<&str>, new: Option<&str>) -> ChangeRequest {
     ChangeRequest {
         current_password: current.map(String::from),
         new_password: new.map(String::from),
-        input_issues: Vec::new(),
+        ..ChangeRequest::default()
     }
 }
 
@@ -874,4 +874,78 @@ async fn a_hash_of_an_unnormalised_password_verifies_within_one_attempt() {
             .verify(NEW, &record.password_hash.unwrap(), &PepperKeys::none())
             .unwrap()
     );
+}
+
+fn with_token(
+    current: &str,
+    new: &str,
+    iat: change_password::domain::sessions::IssuedAt,
+    jti: &str,
+) -> ChangeRequest {
+    use change_password::domain::sessions::{SessionIds, TokenFacts};
+    ChangeRequest {
+        token: TokenFacts {
+            issued_at: iat,
+            session: SessionIds {
+                jti: Some(jti.into()),
+                ..SessionIds::default()
+            },
+            ..TokenFacts::default()
+        },
+        ..req(Some(current), Some(new))
+    }
+}
+
+#[tokio::test]
+async fn after_a_change_older_tokens_are_refused_but_the_changing_session() {
+    use change_password::domain::sessions::IssuedAt::{At, Unknown, VouchedByAuthorizer};
+    let f = fixture();
+    let changed_at = f.now.load(Ordering::SeqCst);
+    f.service
+        .change(
+            USER,
+            with_token(CURRENT, NEW, At(changed_at - 60), "session-a"),
+        )
+        .await
+        .unwrap();
+    let marker = f.store.get(USER).unwrap().revocation.unwrap();
+    assert_eq!(marker.tokens_valid_after, changed_at);
+    assert_eq!(marker.session.jti.as_deref(), Some("session-a"));
+    f.now.fetch_add(5, Ordering::SeqCst);
+    let other = "yet-another-Quokka-77";
+    // Another session's token from before the change: refused before any argon2 or count.
+    let calls = f.hasher.calls.load(Ordering::SeqCst);
+    let err = f
+        .service
+        .change(
+            USER,
+            with_token(NEW, other, At(changed_at - 1), "session-b"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChangeError::TokenRevoked), "{err:?}");
+    let err = f
+        .service
+        .change(USER, with_token(NEW, other, Unknown, "session-b"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChangeError::TokenRevoked), "{err:?}");
+    assert_eq!(f.hasher.calls.load(Ordering::SeqCst), calls);
+    assert_eq!(f.store.get(USER).unwrap().failed_attempts, 0);
+    // A token issued since, a Lambda authorizer's word, and the changing session pass.
+    for (iat, jti) in [
+        (At(changed_at), "session-c"),
+        (VouchedByAuthorizer, "session-d"),
+        (At(changed_at - 60), "session-a"),
+    ] {
+        let err = f
+            .service
+            .change(USER, with_token("wrong one", other, iat, jti))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ChangeError::CurrentPasswordIncorrect { .. }),
+            "{iat:?} {jti}: {err:?}"
+        );
+    }
 }

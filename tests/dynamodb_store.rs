@@ -9,6 +9,7 @@ use change_password::aws::dynamodb_store::DynamoDbAccountStore;
 use change_password::domain::account_store::{
     AccountStore, Attempt, AttemptLimit, PasswordChange, Reservation, StoreError,
 };
+use change_password::domain::sessions::{RequestOrigin, SessionIds};
 use std::sync::Arc;
 use support::*;
 
@@ -27,7 +28,53 @@ fn change(
         changed_at: "2026-11-27T12:00:00Z".into(),
         history,
         now: 1_800_000_000,
+        session: SessionIds {
+            jti: Some("jti-1".into()),
+            origin_jti: None,
+            sid: Some("sid-1".into()),
+        },
+        origin: RequestOrigin::new("req-1", "203.0.113.7", "Agent/1.0"),
     }
+}
+
+#[tokio::test]
+async fn a_change_leaves_the_marker_the_session_and_the_event_and_attempts_remove_the_event() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    let store = DynamoDbAccountStore::new(Client::new(&sdk), &table);
+    let old = seed_demo(&sdk, &table, DEMO_CURRENT)
+        .await
+        .password_hash
+        .unwrap();
+    store
+        .commit(&change(&old, None, "$new", vec![]))
+        .await
+        .unwrap();
+    let after = item(&sdk, &table, DEMO_SUB).await;
+    assert_eq!(n(&after, "TokensValidAfter"), Some(1_800_000_000));
+    assert_eq!(n(&after, "PasswordChangeEvent"), Some(1));
+    let session = after["PasswordChangeSession"].as_m().unwrap();
+    assert_eq!(session["jti"].as_s().unwrap(), "jti-1");
+    assert_eq!(session["sid"].as_s().unwrap(), "sid-1");
+    assert!(!session.contains_key("origin_jti"));
+    let last = after["LastPasswordChange"].as_m().unwrap();
+    assert_eq!(last["RequestId"].as_s().unwrap(), "req-1");
+    assert_eq!(last["SourceIp"].as_s().unwrap(), "203.0.113.7");
+    assert_eq!(last["UserAgent"].as_s().unwrap(), "Agent/1.0");
+    assert_eq!(last["At"].as_n().unwrap(), "1800000000");
+    // The record reads back with its marker.
+    let record = store.load(DEMO_SUB).await.unwrap().unwrap();
+    let marker = record.revocation.unwrap();
+    assert_eq!(marker.tokens_valid_after, 1_800_000_000);
+    assert_eq!(marker.session.jti.as_deref(), Some("jti-1"));
+    // Any attempt write removes the event marker; the revocation marker stays.
+    store
+        .reserve_attempt(DEMO_SUB, limit(5, 60, 1_800_000_100))
+        .await
+        .unwrap();
+    let after = item(&sdk, &table, DEMO_SUB).await;
+    assert!(!after.contains_key("PasswordChangeEvent"));
+    assert_eq!(n(&after, "TokensValidAfter"), Some(1_800_000_000));
 }
 
 #[tokio::test]

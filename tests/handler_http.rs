@@ -337,6 +337,10 @@ async fn a_retried_change_answers_200_already_changed_and_writes_nothing() {
     assert_eq!(again.body["Warnings"][0]["Code"], "PasswordAlreadyChanged");
     assert_eq!(again.body["Warnings"][0]["Severity"], 1);
     assert_no_secrets(&again);
+    // The attempt it reserved was given back: the item is as the change left it, but for the
+    // stream's event marker, which every attempt write clears.
+    let mut stored = stored;
+    stored.remove("PasswordChangeEvent");
     assert_eq!(
         item(&sdk, &table, DEMO_SUB).await,
         stored,
@@ -393,4 +397,88 @@ async fn jwt_audience_also_holds_for_authorizer_claims() {
     // The configured client passes.
     let a = invoke(&app, load_event("apigw-http-jwt.json"), "r").await;
     assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
+async fn after_a_change_tokens_issued_before_it_are_401_from_every_source_but_the_changing_session()
+{
+    let (sdk, table, app) = setup().await;
+    // The HTTP API JWT sample changes the password; its token (jti, origin_jti) is the
+    // changing session.
+    let first = invoke(&app, load_event("apigw-http-jwt.json"), "change").await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let stored = item(&sdk, &table, DEMO_SUB).await;
+    let valid_after = n(&stored, "TokensValidAfter").unwrap();
+    assert!(valid_after >= time::OffsetDateTime::now_utc().unix_timestamp() - 5);
+    assert_eq!(
+        stored["PasswordChangeSession"].as_m().unwrap()["jti"]
+            .as_s()
+            .unwrap(),
+        "5e8f2a1c-7d3b-4c6e-9f0a-1b2c3d4e5f60"
+    );
+    let last = stored["LastPasswordChange"].as_m().unwrap();
+    assert_eq!(last["SourceIp"].as_s().unwrap(), "203.0.113.42");
+    assert!(last["UserAgent"].as_s().unwrap().starts_with("Mozilla/5.0"));
+    assert_eq!(last["RequestId"].as_s().unwrap(), "change");
+    // The same session goes on (here: the same request again, a retry).
+    let again = invoke(&app, load_event("apigw-http-jwt.json"), "again").await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    // Another session's token from before the change: 401 invalid_token, whatever the source.
+    let body = json!({"CurrentPassword": DEMO_NEW, "NewPassword": "amber-Quokka-Harbour-77"});
+    let mut jwt = load_event("apigw-http-jwt.json");
+    let claims = &mut jwt["requestContext"]["authorizer"]["jwt"]["claims"];
+    claims["jti"] = json!("another-session");
+    claims["origin_jti"] = json!("another-origin");
+    jwt["body"] = json!(body.to_string());
+    jwt["isBase64Encoded"] = json!(false);
+    let mut cognito = load_event("apigw-rest-cognito.json");
+    cognito["requestContext"]["authorizer"]["claims"]["iat"] =
+        json!("Fri Nov 28 00:00:00 UTC 2025");
+    cognito["body"] = json!(body.to_string());
+    let mut lambda = event(&body.to_string());
+    lambda["requestContext"]["authorizer"]["lambda"]["iat"] = json!(valid_after - 1);
+    let mut no_iat = load_event("apigw-http-jwt.json");
+    let claims = &mut no_iat["requestContext"]["authorizer"]["jwt"]["claims"];
+    claims["jti"] = json!("another-session");
+    claims["origin_jti"] = json!("another-origin");
+    claims.as_object_mut().unwrap().remove("iat");
+    no_iat["body"] = json!(body.to_string());
+    no_iat["isBase64Encoded"] = json!(false);
+    for (name, e) in [
+        ("jwt", jwt),
+        ("cognito date", cognito),
+        ("lambda iat", lambda),
+        ("no iat", no_iat),
+    ] {
+        let a = invoke(&app, e, name).await;
+        assert_eq!(a.status, 401, "{name}: {}", a.body);
+        assert_eq!(a.body["title"], "Unauthorized", "{name}");
+        assert!(
+            a.header("www-authenticate")
+                .unwrap()
+                .contains("invalid_token"),
+            "{name}"
+        );
+    }
+    // A Lambda authorizer context without iat is taken as its authorizer decided; a token
+    // issued since the change passes.
+    let mut fresh = load_event("apigw-http-jwt.json");
+    let claims = &mut fresh["requestContext"]["authorizer"]["jwt"]["claims"];
+    claims["jti"] = json!("a-new-session");
+    claims["iat"] = json!((valid_after + 1).to_string());
+    fresh["body"] = json!(body.to_string());
+    fresh["isBase64Encoded"] = json!(false);
+    for (name, e) in [
+        ("lambda without iat", event(&body.to_string())),
+        ("fresh", fresh),
+    ] {
+        let a = invoke(&app, e, name).await;
+        assert_ne!(a.status, 401, "{name}: {}", a.body);
+    }
+    // The refused tokens changed nothing: version 2 is the change the Lambda authorizer's
+    // caller made (the fresh token's identical request is its retry).
+    assert_eq!(
+        n(&item(&sdk, &table, DEMO_SUB).await, "PasswordVersion"),
+        Some(2)
+    );
 }

@@ -34,7 +34,8 @@ async fn every_sample_event_gives_its_documented_answer() {
         .collect();
     names.sort();
     assert!(names.len() >= 10, "{names:?}");
-    for name in names {
+    // The token-authorizer's events are tested by tests/token_authorizer.rs.
+    for name in names.into_iter().filter(|n| !n.starts_with("authorizer-")) {
         let (status, code) = expected(&name)
             .unwrap_or_else(|| panic!("events/{name} has no expectation in this test"));
         let seeded = seed_demo(&sdk, &table, DEMO_CURRENT).await;

@@ -3,4 +3,5 @@
 
 pub mod jwks;
 pub mod principal;
+pub mod revocation;
 pub mod token_verifier;

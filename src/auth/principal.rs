@@ -4,6 +4,7 @@
 //! source (REST Cognito claims, HTTP API JWT claims, Lambda authorizer context maps), and a
 //! numeric claim must not change the answer.
 
+use crate::domain::sessions::{IssuedAt, SessionIds, TokenFacts};
 use serde_json::{Map, Value};
 
 /// Where the caller's identity came from.
@@ -31,6 +32,8 @@ impl PrincipalSource {
 pub struct Principal {
     pub user_id: String,
     pub source: PrincipalSource,
+    /// What the token says of itself: its age, sign-in time and session.
+    pub token: TokenFacts,
 }
 
 /// A caller this endpoint refuses before looking at any account.
@@ -171,7 +174,66 @@ pub fn from_claims(
     Ok(Principal {
         user_id: sub,
         source,
+        token: token_facts(claims, IssuedAt::Unknown),
     })
+}
+
+/// The token's `iat`, `auth_time`, session ids and user name, from claims or an authorizer
+/// context. `missing_iat`: what an absent `iat` means for this source.
+fn token_facts(claims: &Map<String, Value>, missing_iat: IssuedAt) -> TokenFacts {
+    let text = |key: &str| {
+        claims
+            .get(key)
+            .and_then(claim_string)
+            .filter(|v| !v.is_empty())
+    };
+    let issued_at = match claims.get("iat") {
+        None | Some(Value::Null) => missing_iat,
+        Some(v) => claim_time(v).map_or(IssuedAt::Unknown, IssuedAt::At),
+    };
+    TokenFacts {
+        issued_at,
+        auth_time: claims.get("auth_time").and_then(claim_time),
+        session: SessionIds {
+            jti: text("jti"),
+            origin_jti: text("origin_jti"),
+            sid: text("sid"),
+        },
+        username: text("username").or_else(|| text("cognito:username")),
+    }
+}
+
+/// A time claim as epoch seconds: a number, a numeric string (API Gateway passes claims as
+/// strings), or the date string a REST Cognito authorizer passes (`Tue Mar 09 17:13:46 UTC 2021`).
+pub fn claim_time(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse::<i64>().ok().or_else(|| cognito_date(s)),
+        _ => None,
+    }
+}
+
+fn cognito_date(s: &str) -> Option<i64> {
+    let format = time::format_description::parse_borrowed::<2>(
+        "[weekday repr:short] [month repr:short] [day padding:none] [hour]:[minute]:[second] UTC [year]",
+    )
+    .ok()?;
+    let single_spaced = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let day_unpadded = single_spaced
+        .split(' ')
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 2 {
+                part.trim_start_matches('0')
+            } else {
+                part
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    time::PrimitiveDateTime::parse(&day_unpadded, &format)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
 }
 
 fn from_lambda_context(context: &Map<String, Value>) -> Result<Principal, PrincipalError> {
@@ -185,6 +247,7 @@ fn from_lambda_context(context: &Map<String, Value>) -> Result<Principal, Princi
         Some(user_id) => Ok(Principal {
             user_id,
             source: PrincipalSource::LambdaAuthorizer,
+            token: token_facts(context, IssuedAt::VouchedByAuthorizer),
         }),
         None => Err(PrincipalError::Unauthenticated),
     }
@@ -197,6 +260,60 @@ mod tests {
 
     fn user(ctx: Value) -> Result<Option<Principal>, PrincipalError> {
         from_authorizer(&ctx, &[])
+    }
+
+    #[test]
+    fn time_claims_as_numbers_strings_and_cognito_dates() {
+        assert_eq!(claim_time(&json!(1615310026)), Some(1615310026));
+        assert_eq!(claim_time(&json!("1615310026")), Some(1615310026));
+        assert_eq!(
+            claim_time(&json!("Tue Mar 09 17:13:46 UTC 2021")),
+            Some(1615310026)
+        );
+        assert_eq!(
+            claim_time(&json!("Tue Mar  9 17:13:46 UTC 2021")),
+            Some(1615310026)
+        );
+        assert_eq!(
+            claim_time(&json!("Wed Nov 25 00:00:00 UTC 2026")),
+            Some(1795564800)
+        );
+        assert_eq!(claim_time(&json!("yesterday")), None);
+        assert_eq!(claim_time(&json!(true)), None);
+    }
+
+    #[test]
+    fn token_facts_by_source() {
+        let claims = json!({"authorizer": {"jwt": {"claims": {
+            "sub": "u", "username": "jane", "iat": "1000", "auth_time": "900",
+            "jti": "j", "origin_jti": "o"}}}});
+        let p = user(claims).unwrap().unwrap();
+        assert_eq!(p.token.issued_at, IssuedAt::At(1000));
+        assert_eq!(p.token.auth_time, Some(900));
+        assert_eq!(p.token.session.jti.as_deref(), Some("j"));
+        assert_eq!(p.token.session.origin_jti.as_deref(), Some("o"));
+        assert_eq!(p.token.username.as_deref(), Some("jane"));
+        // Claims without iat are of unknown age; a Lambda authorizer context vouches.
+        let no_iat = json!({"authorizer": {"claims": {"sub": "u", "cognito:username": "x"}}});
+        assert_eq!(
+            user(no_iat).unwrap().unwrap().token.issued_at,
+            IssuedAt::Unknown
+        );
+        let bad_iat = json!({"authorizer": {"claims": {"sub": "u", "iat": "soon"}}});
+        assert_eq!(
+            user(bad_iat).unwrap().unwrap().token.issued_at,
+            IssuedAt::Unknown
+        );
+        let lambda = json!({"authorizer": {"lambda": {"sub": "u"}}});
+        assert_eq!(
+            user(lambda).unwrap().unwrap().token.issued_at,
+            IssuedAt::VouchedByAuthorizer
+        );
+        let lambda = json!({"authorizer": {"principalId": "u", "iat": 5}});
+        assert_eq!(
+            user(lambda).unwrap().unwrap().token.issued_at,
+            IssuedAt::At(5)
+        );
     }
 
     #[test]

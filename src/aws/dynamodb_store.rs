@@ -6,6 +6,7 @@ use crate::domain::account::{AccountRecord, AccountStatus, AccountType};
 use crate::domain::account_store::{
     AccountStore, Attempt, AttemptLimit, PasswordChange, Reservation, StoreError,
 };
+use crate::domain::sessions::{MarkerSource, RevocationMarker, SessionIds};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -40,7 +41,7 @@ impl DynamoDbAccountStore {
             .update_item()
             .table_name(&self.table)
             .key(KEY, Self::key(user_id))
-            .update_expression("ADD FailedPasswordAttempts :one")
+            .update_expression("ADD FailedPasswordAttempts :one REMOVE PasswordChangeEvent")
             .condition_expression(format!(
                 "attribute_exists(UserId) AND {NOT_LOCKED} AND (attribute_not_exists(FailedPasswordAttempts) OR FailedPasswordAttempts < :last)"
             ))
@@ -78,7 +79,9 @@ impl DynamoDbAccountStore {
             .update_item()
             .table_name(&self.table)
             .key(KEY, Self::key(user_id))
-            .update_expression("SET FailedPasswordAttempts = :zero, LockedUntil = :until")
+            .update_expression(
+                "SET FailedPasswordAttempts = :zero, LockedUntil = :until REMOVE PasswordChangeEvent",
+            )
             .condition_expression(format!(
                 "attribute_exists(UserId) AND {NOT_LOCKED}{used_up}"
             ))
@@ -98,6 +101,54 @@ impl DynamoDbAccountStore {
 
 /// The condition "not locked at `:now`".
 const NOT_LOCKED: &str = "(attribute_not_exists(LockedUntil) OR LockedUntil <= :now)";
+
+/// `PasswordChangeSession`: the session ids the changing token carried.
+fn session_map(session: &SessionIds) -> HashMap<String, AttributeValue> {
+    [
+        ("jti", &session.jti),
+        ("origin_jti", &session.origin_jti),
+        ("sid", &session.sid),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| {
+        v.as_ref()
+            .map(|v| (k.to_string(), AttributeValue::S(v.clone())))
+    })
+    .collect()
+}
+
+/// `LastPasswordChange`: what the security event carries (no secret).
+fn last_change(change: &PasswordChange) -> AttributeValue {
+    let s = |v: &str| AttributeValue::S(v.to_string());
+    AttributeValue::M(HashMap::from([
+        ("RequestId".to_string(), s(&change.origin.request_id)),
+        ("SourceIp".to_string(), s(&change.origin.source_ip)),
+        ("UserAgent".to_string(), s(&change.origin.user_agent)),
+        ("At".to_string(), n(change.now)),
+    ]))
+}
+
+/// The marker of the last change, when the item has one.
+fn revocation_from_item(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<Option<RevocationMarker>, StoreError> {
+    let Some(tokens_valid_after) = number_attr(item, "TokensValidAfter")? else {
+        return Ok(None);
+    };
+    let ids = match item.get("PasswordChangeSession") {
+        Some(AttributeValue::M(m)) => m.clone(),
+        _ => HashMap::new(),
+    };
+    let id = |k: &str| ids.get(k).and_then(|v| v.as_s().ok()).cloned();
+    Ok(Some(RevocationMarker {
+        tokens_valid_after,
+        session: SessionIds {
+            jti: id("jti"),
+            origin_jti: id("origin_jti"),
+            sid: id("sid"),
+        },
+    }))
+}
 
 /// A settling write whose condition failed has nothing left to do.
 fn ignore_condition<T>(result: Result<T, StoreError>) -> Result<(), StoreError> {
@@ -203,6 +254,7 @@ pub fn record_from_item(
         status: AccountStatus::parse(string_attr(item, "Status")?.as_deref()),
         email: string_attr(item, "Email")?,
         username: string_attr(item, "Username")?,
+        revocation: revocation_from_item(item)?,
     })
 }
 
@@ -274,11 +326,13 @@ impl AccountStore for DynamoDbAccountStore {
         let request = match attempt.lock {
             // Lift the lock this attempt set, and only that one.
             Some(until) => request
-                .update_expression("SET FailedPasswordAttempts = :zero REMOVE LockedUntil")
+                .update_expression(
+                    "SET FailedPasswordAttempts = :zero REMOVE LockedUntil, PasswordChangeEvent",
+                )
                 .condition_expression("LockedUntil = :until")
                 .expression_attribute_values(":until", n(until)),
             None => request
-                .update_expression("SET FailedPasswordAttempts = :zero")
+                .update_expression("SET FailedPasswordAttempts = :zero REMOVE PasswordChangeEvent")
                 .condition_expression("attribute_exists(UserId)"),
         };
         ignore_condition(
@@ -297,13 +351,17 @@ impl AccountStore for DynamoDbAccountStore {
             .key(KEY, Self::key(user_id));
         let request = match attempt.lock {
             Some(until) => request
-                .update_expression("SET FailedPasswordAttempts = :before REMOVE LockedUntil")
+                .update_expression(
+                    "SET FailedPasswordAttempts = :before REMOVE LockedUntil, PasswordChangeEvent",
+                )
                 .condition_expression("LockedUntil = :until")
                 .expression_attribute_values(":before", n(attempt.used.saturating_sub(1)))
                 .expression_attribute_values(":until", n(until)),
             // Not below zero: a lock set meanwhile by another request restarted the count.
             None => request
-                .update_expression("ADD FailedPasswordAttempts :minusOne")
+                .update_expression(
+                    "ADD FailedPasswordAttempts :minusOne REMOVE PasswordChangeEvent",
+                )
                 .condition_expression("FailedPasswordAttempts > :zero")
                 .expression_attribute_values(":minusOne", n(-1))
                 .expression_attribute_values(":zero", n(0)),
@@ -317,10 +375,18 @@ impl AccountStore for DynamoDbAccountStore {
     }
 
     async fn commit(&self, change: &PasswordChange) -> Result<(), StoreError> {
+        // Besides the hash: the marker that ends other sessions, what the security event
+        // carries, and `PasswordChangeEvent`, which only this write sets (the stream's filter).
         let mut set = String::from(
-            "SET PasswordHash = :new, PreviousPasswordHash = :expectedHash, PasswordVersion = :version, PasswordChangedAt = :at, FailedPasswordAttempts = :zero",
+            "SET PasswordHash = :new, PreviousPasswordHash = :expectedHash, PasswordVersion = :version, PasswordChangedAt = :at, FailedPasswordAttempts = :zero, TokensValidAfter = :now, LastPasswordChange = :last, PasswordChangeEvent = :version",
         );
         let mut remove = String::from(" REMOVE LockedUntil");
+        let session = session_map(&change.session);
+        if session.is_empty() {
+            remove.push_str(", PasswordChangeSession");
+        } else {
+            set.push_str(", PasswordChangeSession = :session");
+        }
         if change.history.is_empty() {
             remove.push_str(", PasswordHistory");
         } else {
@@ -343,10 +409,14 @@ impl AccountStore for DynamoDbAccountStore {
             .expression_attribute_values(":version", n(change.new_version))
             .expression_attribute_values(":at", AttributeValue::S(change.changed_at.clone()))
             .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":last", last_change(change))
             .expression_attribute_values(":expectedHash", AttributeValue::S(change.expected_hash.clone()))
             .expression_attribute_values(":now", n(change.now));
         if let Some(v) = change.expected_version {
             request = request.expression_attribute_values(":expectedVersion", n(v));
+        }
+        if !session.is_empty() {
+            request = request.expression_attribute_values(":session", AttributeValue::M(session));
         }
         if !change.history.is_empty() {
             request = request.expression_attribute_values(
@@ -366,6 +436,25 @@ impl AccountStore for DynamoDbAccountStore {
             .await
             .map_err(|e| classify("UpdateItem(change)", e))?;
         Ok(())
+    }
+}
+
+impl MarkerSource for DynamoDbAccountStore {
+    async fn marker(&self, user_id: &str) -> Result<Option<RevocationMarker>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, Self::key(user_id))
+            .consistent_read(true)
+            .projection_expression("TokensValidAfter, PasswordChangeSession")
+            .send()
+            .await
+            .map_err(|e| classify("GetItem(marker)", e))?;
+        match output.item() {
+            Some(item) => revocation_from_item(item),
+            None => Ok(None),
+        }
     }
 }
 
@@ -404,6 +493,13 @@ pub async fn put_record(
     }
     if record.failed_attempts > 0 {
         item.insert("FailedPasswordAttempts".into(), n(record.failed_attempts));
+    }
+    if let Some(marker) = &record.revocation {
+        item.insert("TokensValidAfter".into(), n(marker.tokens_valid_after));
+        let session = session_map(&marker.session);
+        if !session.is_empty() {
+            item.insert("PasswordChangeSession".into(), AttributeValue::M(session));
+        }
     }
     if !record.password_history.is_empty() {
         item.insert(

@@ -2,6 +2,7 @@
 //! clients with their timeouts and retries.
 
 pub mod clients;
+pub mod cognito;
 pub mod dynamodb_store;
 pub mod secrets;
 pub mod secrets_pepper;

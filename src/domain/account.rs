@@ -1,5 +1,7 @@
 //! The account record as the change use case sees it (SPEC §5).
 
+use crate::domain::sessions::RevocationMarker;
+
 /// `AccountType` of the record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountType {
@@ -39,6 +41,8 @@ pub struct AccountRecord {
     pub status: AccountStatus,
     pub email: Option<String>,
     pub username: Option<String>,
+    /// `TokensValidAfter` and `PasswordChangeSession`, once a change has set them.
+    pub revocation: Option<RevocationMarker>,
 }
 
 impl std::fmt::Debug for AccountRecord {
@@ -53,6 +57,10 @@ impl std::fmt::Debug for AccountRecord {
             .field("locked_until", &self.locked_until)
             .field("account_type", &self.account_type)
             .field("status", &self.status)
+            .field(
+                "tokens_valid_after",
+                &self.revocation.as_ref().map(|r| r.tokens_valid_after),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -73,6 +81,7 @@ impl AccountRecord {
             status: AccountStatus::Active,
             email: None,
             username: None,
+            revocation: None,
         }
     }
 

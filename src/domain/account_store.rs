@@ -1,6 +1,7 @@
 //! Where accounts live: the port the change use case talks to, and an in-memory adapter.
 
 use crate::domain::account::AccountRecord;
+use crate::domain::sessions::{RequestOrigin, RevocationMarker, SessionIds};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
@@ -32,8 +33,13 @@ pub struct PasswordChange {
     pub changed_at: String,
     /// The whole new `PasswordHistory` (newest first); empty removes the attribute.
     pub history: Vec<String>,
-    /// The write is refused if the account is locked at this instant (epoch seconds).
+    /// The write is refused if the account is locked at this instant (epoch seconds); it is
+    /// also `TokensValidAfter`, and `LastPasswordChange`'s time.
     pub now: i64,
+    /// The changing token's session (`PasswordChangeSession`): it stays signed in.
+    pub session: SessionIds,
+    /// Where the change came from (`LastPasswordChange`, the security event's content).
+    pub origin: RequestOrigin,
 }
 
 impl std::fmt::Debug for PasswordChange {
@@ -215,6 +221,10 @@ impl AccountStore for InMemoryAccountStore {
         record.password_changed_at = Some(change.changed_at.clone());
         record.failed_attempts = 0;
         record.locked_until = None;
+        record.revocation = Some(RevocationMarker {
+            tokens_valid_after: change.now,
+            session: change.session.clone(),
+        });
         Ok(())
     }
 }

@@ -9,7 +9,9 @@ use crate::domain::issue::{Field, Issue, codes};
 use crate::domain::password_hashing::{PasswordHashing, PepperKeys};
 use crate::domain::password_policy::{Identifiers, PasswordPolicy, normalize};
 use crate::domain::pepper::PepperSource;
+use crate::domain::sessions::{RefreshTokenRevoker, RequestOrigin, TokenFacts};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The request as the HTTP adapter understood it.
 #[derive(Clone, Default)]
@@ -19,6 +21,10 @@ pub struct ChangeRequest {
     /// Problems the adapter found with the body's shape (`InvalidRequestBody`); they are
     /// reported at the validation step, with every other validation error.
     pub input_issues: Vec<Issue>,
+    /// What the caller's token says of itself (its age and session).
+    pub token: TokenFacts,
+    /// Where the request came from.
+    pub origin: RequestOrigin,
 }
 
 impl std::fmt::Debug for ChangeRequest {
@@ -33,6 +39,8 @@ impl std::fmt::Debug for ChangeRequest {
                 &self.new_password.as_ref().map(|_| "<redacted>"),
             )
             .field("input_issues", &self.input_issues)
+            .field("token", &self.token)
+            .field("origin", &self.origin)
             .finish()
     }
 }
@@ -44,6 +52,19 @@ pub struct Changed {
     pub new_version: u64,
     /// The same change had already succeeded: nothing was written (SPEC §4, a retried change).
     pub retried: bool,
+    /// What became of the user's refresh tokens (SPEC §7).
+    pub refresh_tokens: RefreshTokens,
+}
+
+/// The refresh tokens after a committed change.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RefreshTokens {
+    /// No identity provider is configured to revoke them (or nothing was changed).
+    #[default]
+    Kept,
+    Revoked,
+    /// The change stands; the revocation failed (logged and counted, never an error answer).
+    RevocationFailed(String),
 }
 
 /// Why a change did not happen. Mapped to HTTP statuses in one place, `http_response`.
@@ -55,6 +76,8 @@ pub enum ChangeError {
     ServiceAccount,
     #[error("the account is disabled")]
     AccountDisabled,
+    #[error("the token was issued before the account's last password change")]
+    TokenRevoked,
     #[error("the account is locked for {retry_after} more seconds")]
     AccountLocked { retry_after: u64 },
     #[error("the request breaks {} rule(s)", .0.len())]
@@ -89,6 +112,9 @@ impl From<TaskError> for ChangeError {
 
 /// How long after a change a retry of it is recognised (SPEC §4).
 pub const RETRY_WINDOW_SECONDS: i64 = 600;
+
+/// The longest the revocation of refresh tokens may add to a committed change.
+pub const REVOKE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Account protection settings (SPEC §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +159,7 @@ pub struct ChangePasswordService<S> {
     policy: PasswordPolicy,
     protection: ProtectionSettings,
     clock: Clock,
+    revoker: Option<Arc<dyn RefreshTokenRevoker>>,
 }
 
 impl<S: AccountStore> ChangePasswordService<S> {
@@ -151,7 +178,14 @@ impl<S: AccountStore> ChangePasswordService<S> {
             policy,
             protection,
             clock,
+            revoker: None,
         }
+    }
+
+    /// After each committed change, the user's refresh tokens are revoked with `revoker`.
+    pub fn with_refresh_token_revoker(mut self, revoker: Arc<dyn RefreshTokenRevoker>) -> Self {
+        self.revoker = Some(revoker);
+        self
     }
 
     pub fn store(&self) -> &Arc<S> {
@@ -176,12 +210,20 @@ impl<S: AccountStore> ChangePasswordService<S> {
         if account.is_disabled() {
             return Err(ChangeError::AccountDisabled);
         }
+        if account
+            .revocation
+            .as_ref()
+            .is_some_and(|marker| marker.refuses(&request.token))
+        {
+            return Err(ChangeError::TokenRevoked);
+        }
         // 4. The lockout, before any argon2 work.
         let now = (self.clock)().unix_timestamp();
         if let Some(retry_after) = account.lock_remaining(now) {
             return Err(ChangeError::AccountLocked { retry_after });
         }
         // 5. Validation: every Type 0 error together; no argon2, no write.
+        let (token, origin) = (request.token.clone(), request.origin.clone());
         let (passwords, warnings) = self.validate(&account, request)?;
         let pepper = self
             .pepper
@@ -207,15 +249,36 @@ impl<S: AccountStore> ChangePasswordService<S> {
             tokio::join!(clear, self.prepare(&account, &passwords, &pepper, now));
         cleared?;
         // 7. History (inside `prepare`), then 8. the conditional write.
-        let change = prepared?;
-        match self.store.commit(&change).await {
-            Ok(()) => Ok(Changed {
+        let change = PasswordChange {
+            session: token.session.clone(),
+            origin,
+            ..prepared?
+        };
+        let mut changed = match self.store.commit(&change).await {
+            Ok(()) => Changed {
                 warnings,
                 new_version: change.new_version,
                 retried: false,
-            }),
-            Err(StoreError::ConditionFailed) => self.explain_lost_write(&change, warnings).await,
-            Err(e) => Err(e.into()),
+                refresh_tokens: RefreshTokens::Kept,
+            },
+            Err(StoreError::ConditionFailed) => self.explain_lost_write(&change, warnings).await?,
+            Err(e) => return Err(e.into()),
+        };
+        changed.refresh_tokens = self.revoke_refresh_tokens(user_id, &token).await;
+        Ok(changed)
+    }
+
+    /// After a committed change: the user's refresh tokens, when a revoker is configured. A
+    /// failure or a time-out never undoes or fails the change.
+    async fn revoke_refresh_tokens(&self, user_id: &str, token: &TokenFacts) -> RefreshTokens {
+        let Some(revoker) = &self.revoker else {
+            return RefreshTokens::Kept;
+        };
+        let revoke = revoker.revoke(user_id, token.username.as_deref());
+        match tokio::time::timeout(REVOKE_TIMEOUT, revoke).await {
+            Ok(Ok(())) => RefreshTokens::Revoked,
+            Ok(Err(e)) => RefreshTokens::RevocationFailed(e.to_string()),
+            Err(_) => RefreshTokens::RevocationFailed("timed out".into()),
         }
     }
 
@@ -350,6 +413,7 @@ impl<S: AccountStore> ChangePasswordService<S> {
                 warnings,
                 new_version: account.password_version.unwrap_or(0),
                 retried: true,
+                refresh_tokens: RefreshTokens::Kept,
             });
         }
         let threshold = self.protection.lockout_threshold;
@@ -397,7 +461,8 @@ impl<S: AccountStore> ChangePasswordService<S> {
         Ok(false)
     }
 
-    /// Step 7 (the history) and the write that step 8 makes.
+    /// Step 7 (the history) and the write that step 8 makes (its session and origin are the
+    /// request's).
     async fn prepare(
         &self,
         account: &AccountRecord,
@@ -436,6 +501,8 @@ impl<S: AccountStore> ChangePasswordService<S> {
             changed_at: rfc3339(now),
             history: new_history,
             now,
+            session: Default::default(),
+            origin: Default::default(),
         })
     }
 
@@ -457,6 +524,7 @@ impl<S: AccountStore> ChangePasswordService<S> {
                     warnings,
                     new_version: change.new_version,
                     retried: false,
+                    refresh_tokens: RefreshTokens::Kept,
                 })
             }
             Some(account) => Err(match account.lock_remaining(change.now) {

@@ -9,3 +9,4 @@ pub mod issue;
 pub mod password_hashing;
 pub mod password_policy;
 pub mod pepper;
+pub mod sessions;

@@ -4,8 +4,11 @@
 use crate::auth::principal::{self, Principal, PrincipalError};
 use crate::auth::token_verifier::{TokenFailure, TokenVerifier};
 use crate::domain::account_store::AccountStore;
-use crate::domain::change_password::{ChangeError, ChangePasswordService, ChangeRequest};
+use crate::domain::change_password::{
+    ChangeError, ChangePasswordService, ChangeRequest, RefreshTokens,
+};
 use crate::domain::issue::{Issue, codes};
+use crate::domain::sessions::RequestOrigin;
 use crate::edge::http_request::{self, parse_body};
 use crate::edge::http_response::{Outcome, RequestInfo, render};
 use crate::edge::metrics::{self, EventSource, Metric};
@@ -199,6 +202,17 @@ impl<S: AccountStore> Handler<S> {
         if let Some(metric) = metric_of(&outcome) {
             metrics::emit(metric, facts.source);
         }
+        if let Outcome::Changed(changed) = &outcome
+            && let RefreshTokens::RevocationFailed(why) = &changed.refresh_tokens
+        {
+            tracing::warn!(
+                target: "change_password::request",
+                request_id = %trace_id,
+                detail = %why,
+                "the password was changed; its refresh tokens could not be revoked"
+            );
+            metrics::emit(Metric::GlobalSignOutFailed, facts.source);
+        }
         let status = rendered.response.status().as_u16();
         let detail = match &outcome {
             Outcome::Failed(e) if status >= 500 => Some(e.to_string()),
@@ -255,6 +269,11 @@ impl<S: AccountStore> Handler<S> {
         } else {
             parse_body(body)
         };
+        let change_request = ChangeRequest {
+            token: caller.principal.token.clone(),
+            origin: origin_of(request, &facts.request_context),
+            ..change_request
+        };
         let outcome = match self
             .service
             .change(&caller.principal.user_id, change_request)
@@ -297,6 +316,38 @@ impl<S: AccountStore> Handler<S> {
     }
 }
 
+/// Where the request came from: the Lambda request id, the client's address as the front door
+/// saw it (an ALB passes it in `X-Forwarded-For`), and its user agent.
+fn origin_of(request: &Request, request_context: &Value) -> RequestOrigin {
+    let request_id = request
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_default();
+    let header = |name: header::HeaderName| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let source_ip = [
+        &request_context["http"]["sourceIp"],
+        &request_context["identity"]["sourceIp"],
+    ]
+    .iter()
+    .find_map(|v| v.as_str().map(String::from))
+    .unwrap_or_else(|| {
+        let forwarded = header(header::HeaderName::from_static("x-forwarded-for"));
+        forwarded
+            .split(',')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    });
+    RequestOrigin::new(&request_id, &source_ip, header(header::USER_AGENT))
+}
+
 /// The metric an outcome counts in.
 fn metric_of(outcome: &Outcome) -> Option<Metric> {
     match outcome {
@@ -310,6 +361,7 @@ fn metric_of(outcome: &Outcome) -> Option<Metric> {
             Some(Metric::PolicyRejected)
         }
         Outcome::Failed(ChangeError::Unavailable(_)) => Some(Metric::DependencyFailure),
+        Outcome::Failed(ChangeError::TokenRevoked) => Some(Metric::TokenRevoked),
         _ => None,
     }
 }

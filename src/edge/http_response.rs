@@ -126,6 +126,13 @@ fn failed(e: &ChangeError, info: &RequestInfo<'_>) -> Rendered {
             info,
             &[],
         ),
+        ChangeError::TokenRevoked => problem(
+            S::UNAUTHORIZED,
+            "TokenRevoked",
+            "The access token was issued before the account's last password change. Sign in again.",
+            info,
+            &[(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+        ),
         ChangeError::AccountNotFound => single(
             S::NOT_FOUND,
             Issue::business(

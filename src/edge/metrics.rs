@@ -15,6 +15,16 @@ pub enum Metric {
     AccountLocked,
     PolicyRejected,
     DependencyFailure,
+    /// A token refused because it was issued before the account's last password change.
+    TokenRevoked,
+    /// After a committed change, the refresh tokens could not be revoked.
+    GlobalSignOutFailed,
+    /// token-authorizer: a token allowed.
+    AuthorizerAllowed,
+    /// token-authorizer: a token refused (missing, invalid, revoked).
+    AuthorizerDenied,
+    /// token-authorizer: the marker could not be read and none was cached: failed closed.
+    AuthorizerUnavailable,
 }
 
 impl Metric {
@@ -26,6 +36,11 @@ impl Metric {
             Metric::AccountLocked => "AccountLocked",
             Metric::PolicyRejected => "PolicyRejected",
             Metric::DependencyFailure => "DependencyFailure",
+            Metric::TokenRevoked => "TokenRevoked",
+            Metric::GlobalSignOutFailed => "GlobalSignOutFailed",
+            Metric::AuthorizerAllowed => "AuthorizerAllowed",
+            Metric::AuthorizerDenied => "AuthorizerDenied",
+            Metric::AuthorizerUnavailable => "AuthorizerUnavailable",
         }
     }
 }

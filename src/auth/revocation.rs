@@ -1,0 +1,82 @@
+//! Whether a verified caller's token was revoked by a password change (SPEC §7), for callers
+//! that see many requests of one user: the marker is read once per user and cached for at most
+//! a minute, so a change reaches every API within that time.
+
+use crate::auth::principal::Principal;
+use crate::domain::sessions::{MarkerSource, RevocationMarker};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a user's marker is trusted before it is read again.
+pub const MARKER_TTL: Duration = Duration::from_secs(60);
+/// Users whose marker is kept at once; past that the cache starts again.
+const MAX_CACHED_USERS: usize = 10_000;
+
+/// What the marker says of a caller's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Valid,
+    /// Issued before the user's last password change, and not of the changing session.
+    Revoked,
+    /// The marker could not be read and none is cached: the caller is refused (fail closed).
+    Unknown(String),
+}
+
+pub struct RevocationCheck<M> {
+    source: M,
+    ttl: Duration,
+    cache: Mutex<HashMap<String, (Instant, Option<RevocationMarker>)>>,
+}
+
+impl<M: MarkerSource> RevocationCheck<M> {
+    pub fn new(source: M) -> Self {
+        RevocationCheck {
+            source,
+            ttl: MARKER_TTL,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Another time to trust a cached marker (at most [`MARKER_TTL`]; tests use less).
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl.min(MARKER_TTL);
+        self
+    }
+
+    pub async fn verdict(&self, principal: &Principal) -> Verdict {
+        let marker = match self.cached(&principal.user_id) {
+            Some(marker) => marker,
+            None => match self.source.marker(&principal.user_id).await {
+                Ok(marker) => {
+                    self.remember(&principal.user_id, marker.clone());
+                    marker
+                }
+                Err(e) => return Verdict::Unknown(e.to_string()),
+            },
+        };
+        match marker {
+            Some(marker) if marker.refuses(&principal.token) => Verdict::Revoked,
+            _ => Verdict::Valid,
+        }
+    }
+
+    fn cached(&self, user_id: &str) -> Option<Option<RevocationMarker>> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(user_id)
+            .filter(|(read, _)| read.elapsed() < self.ttl)
+            .map(|(_, marker)| marker.clone())
+    }
+
+    fn remember(&self, user_id: &str, marker: Option<RevocationMarker>) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= MAX_CACHED_USERS {
+            cache.retain(|_, (read, _)| read.elapsed() < self.ttl);
+            if cache.len() >= MAX_CACHED_USERS {
+                cache.clear();
+            }
+        }
+        cache.insert(user_id.to_string(), (Instant::now(), marker));
+    }
+}
