@@ -9,7 +9,7 @@ export PATH := $(VENV)/bin:$(PATH)
 # argon2 and the test servers are CPU-bound; keep cargo's test threads to the cores we have.
 export RUST_TEST_THREADS ?= 2
 
-.PHONY: sam-build bench contract-test fuzz help run test test-rust test-neon lint fmt-check clippy cfn-lint template-test openapi-lint venv clean
+.PHONY: sam-build bench contract-test fuzz help run test test-rust test-neon lint fmt-check clippy cfn-lint template-test script-test openapi-lint venv clean
 
 help:
 	@echo "make run   - build, start moto, seed demo users, serve the function on 127.0.0.1:9000"
@@ -68,7 +68,7 @@ test-neon:
 contract-test: venv
 	scripts/with-moto.sh scripts/contract-test.sh
 
-lint: venv fmt-check clippy cfn-lint template-test openapi-lint
+lint: venv fmt-check clippy cfn-lint template-test script-test openapi-lint
 
 fmt-check:
 	cargo fmt --all -- --check
@@ -85,14 +85,21 @@ cfn-lint: venv
 template-test: venv
 	$(PY) -m unittest tests/template_test.py
 
+# The Python tools' own tests: the benchmark charts and their arithmetic, the security event's
+# mapping (the pipe's filter and input template).
+script-test: venv
+	$(PY) -m unittest tests/bench_charts_test.py
+
 openapi-lint: venv
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
 
 # Criterion benchmarks, the process benchmark (cold start, peak RSS) against moto, and the
-# ratio of the handler to two argon2-cffi hashes measured in the same run. See BENCHMARKS.md.
+# ratio of the handler to two argon2-cffi hashes measured in the same run, and the charts
+# (docs/bench/*.svg) drawn from them and checked against them. See BENCHMARKS.md.
 bench: venv
 	scripts/with-moto.sh cargo bench --locked --bench core --bench process --bench argon2_hash
 	$(PY) scripts/bench_ratio.py
+	$(PY) scripts/bench_charts.py --label "$$(date -u +%Y-%m-%d), commit $$(git describe --always --dirty 2>/dev/null || echo unknown)" && $(PY) scripts/bench_charts.py --check
 
 # cargo fuzz (libFuzzer) from raw event bytes to a response, for FUZZ_SECONDS. The stable
 # toolchain runs it with RUSTC_BOOTSTRAP=1 (cargo fuzz passes -Z sanitizer flags).
