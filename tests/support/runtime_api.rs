@@ -85,6 +85,15 @@ impl RuntimeApi {
         // against an earlier build with the same test).
         let binary = std::env::var("CHANGE_PASSWORD_BIN")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_change-password").to_string());
+        self.spawn(&binary, vars)
+    }
+
+    /// Starts the real token-authorizer binary against this emulator.
+    pub fn spawn_authorizer(&self, vars: &[(&str, String)]) -> tokio::process::Child {
+        self.spawn(env!("CARGO_BIN_EXE_token-authorizer"), vars)
+    }
+
+    fn spawn(&self, binary: &str, vars: &[(&str, String)]) -> tokio::process::Child {
         let mut command = tokio::process::Command::new(binary);
         command
             .env("AWS_LAMBDA_RUNTIME_API", &self.address)
