@@ -88,7 +88,7 @@ template-test: venv
 # The Python tools' own tests: the benchmark charts and their arithmetic, the security event's
 # mapping (the pipe's filter and input template).
 script-test: venv
-	$(PY) -m unittest tests/bench_charts_test.py
+	$(PY) -m unittest tests/bench_charts_test.py tests/pipe_event_test.py
 
 openapi-lint: venv
 	$(VENV)/bin/openapi-spec-validator openapi.yaml

@@ -1,7 +1,8 @@
-"""Checks of template.yaml that cfn-lint cannot make: least privilege, the routes and their
-authorizers, the table, the environment contract, references, alarms, limits, canary
-deployments, access logs, tracing, the dashboard, and the real SAM transform of every
-front-door combination (every door invokes the alias).
+"""Checks of template.yaml (and of the template lines of the docs) that cfn-lint cannot make:
+least privilege, the routes and their authorizers, the table and its stream, the environment
+contract, references, alarms, limits, canary deployments, access logs, tracing, the dashboard,
+token-authorizer, the security-event pipe, and the real SAM transform of every front-door
+combination (every door invokes the alias).
 
 Run: .venv/bin/python -m unittest tests/template_test.py -v
 (stdlib unittest; cfn-lint's YAML loader; samtranslator from aws-sam-cli for the transform.)
@@ -14,18 +15,23 @@ import logging
 import os
 import pathlib
 import re
+import sys
 import tempfile
 import unittest
 
 from cfnlint.decode.cfn_yaml import loads
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+# scripts/pipe_event.py renders the security-event pipe's template.
+sys.path.insert(0, str(ROOT / "scripts"))
 # CHANGE_PASSWORD_TEMPLATE: check another file (e.g. a deliberately broken copy).
 TEMPLATE = pathlib.Path(os.environ.get("CHANGE_PASSWORD_TEMPLATE", ROOT / "template.yaml"))
 CONFIGURATION_DOC = ROOT / "docs" / "configuration.md"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 METRICS_RS = ROOT / "src" / "edge" / "metrics.rs"
 HANDLER_RS = ROOT / "src" / "edge" / "handler.rs"
+# Where the Rust code names its EMF metrics: the function's and the authorizer's.
+METRIC_SOURCES = [METRICS_RS, *sorted((ROOT / "src" / "auth").glob("*.rs"))]
 
 ROUTE_PATH = "/api/workspace/account/change-password"
 FUNCTION = "ChangePasswordFunction"
@@ -36,13 +42,43 @@ DEPLOY_ROLE = "ChangePasswordDeployRole"
 ROLLBACK_ALARMS = ["ErrorsAlarm", "InternalErrorAlarm", "DependencyFailureAlarm", "DurationAlarm",
                    "ThrottlesAlarm"]
 
+# token-authorizer (issue 13): its function, roles and the alarms that roll it back.
+AUTHORIZER = "TokenAuthorizerFunction"
+AUTHORIZER_ROLE = "TokenAuthorizerRole"
+AUTHORIZER_DEPLOY_ROLE = "TokenAuthorizerDeployRole"
+AUTHORIZER_ALIAS_REF = {"Ref": f"{AUTHORIZER}.Alias"}
+AUTHORIZER_ROLLBACK_ALARMS = ["TokenAuthorizerErrorsAlarm", "TokenAuthorizerThrottlesAlarm",
+                              "AuthorizerUnavailableAlarm"]
+# SPEC.md section 6: what token-authorizer reads (and the template may set).
+AUTHORIZER_VARIABLES = ["USERS_TABLE", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_JWKS_URL", "JWT_HS256_SECRET_ID"]
+
+# The security event (SPEC.md section 7).
+PIPE = "SecurityEventPipe"
+PIPE_ROLE = "SecurityEventPipeRole"
+DEAD_LETTER_QUEUE = "SecurityEventDeadLetterQueue"
+EVENT_BUS = "SecurityEventBus"
+STREAM_ARN = {"Fn::If": ["ExistingTableStream", {"Ref": "ExistingUsersTableStreamArn"},
+                         {"Fn::GetAtt": ["UsersTable", "StreamArn"]}]}
+BUS_ARN = {"Fn::If": ["CreateSecurityEventBus", {"Fn::GetAtt": [EVENT_BUS, "Arn"]},
+                      {"Ref": "SecurityEventBusArn"}]}
+TABLE_ARN = {"Fn::If": [
+    "CreateTable",
+    {"Fn::GetAtt": ["UsersTable", "Arn"]},
+    {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ExistingUsersTableName}"},
+]}
+USER_POOL_ARN = {"Fn::Sub": "arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/${CognitoUserPoolId}"}
+
+# The EMF metrics of issue 13 that the Rust code emits (the function and token-authorizer).
+NEW_METRICS = ["TokenRevoked", "AuthorizerAllowed", "AuthorizerDenied", "AuthorizerUnavailable",
+               "GlobalSignOutFailed"]
+
 # SPEC.md section 6: the variables the function reads (the AWS_ENDPOINT_URL* overrides are
 # for local emulators only and must never be set by the template).
 SPEC_VARIABLES = [
     "USERS_TABLE", "ARGON2_MEMORY_KIB", "ARGON2_ITERATIONS", "ARGON2_PARALLELISM",
     "PEPPER_SECRET_ID", "PASSWORD_MIN_LENGTH", "PASSWORD_MAX_LENGTH", "PASSWORD_MIN_SCORE",
     "PASSWORD_HISTORY", "LOCKOUT_THRESHOLD", "LOCKOUT_SECONDS", "JWT_ISSUER", "JWT_AUDIENCE",
-    "JWT_JWKS_URL", "JWT_HS256_SECRET_ID",
+    "JWT_JWKS_URL", "JWT_HS256_SECRET_ID", "COGNITO_USER_POOL_ID",
 ]
 
 PSEUDO_PARAMETERS = {
@@ -67,6 +103,29 @@ def plain(node):
 
 def load_template(text=None):
     return plain(loads(TEMPLATE.read_text() if text is None else text, str(TEMPLATE)))
+
+
+def policy_statements(role):
+    """[(condition or None, statement)] of every inline policy of an IAM role resource."""
+    out = []
+    for policy in role["Properties"]["Policies"]:
+        for stmt in as_list(policy["PolicyDocument"]["Statement"]):
+            for cond, branch in if_branches(stmt):
+                if branch != NO_VALUE:
+                    out.append((cond, branch))
+    return out
+
+
+def statement_summary(testcase, role):
+    """[(condition, sorted actions, resources)] of a role, checking every statement is a plain
+    Allow (no NotAction, NotResource, Principal or Condition)."""
+    actual = []
+    for cond, stmt in policy_statements(role):
+        testcase.assertEqual(stmt.get("Effect"), "Allow", stmt)
+        for key in ("NotAction", "NotResource", "Principal", "NotPrincipal", "Condition"):
+            testcase.assertNotIn(key, stmt)
+        actual.append((cond, sorted(as_list(stmt["Action"])), as_list(stmt["Resource"])))
+    return actual
 
 
 def by_type(template, type_):
@@ -329,31 +388,27 @@ class TemplateTest(unittest.TestCase):
             "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
             "Action": "sts:AssumeRole",
         }])
-        others = [k for k, v in self.res.items() if v["Type"].startswith("AWS::IAM::") and k != "ChangePasswordRole"]
-        self.assertEqual(others, [DEPLOY_ROLE], "no other IAM resources but CodeDeploy's role")
-        self.assertNotIn("ManagedPolicyArns", self.res[DEPLOY_ROLE]["Properties"])
+        others = sorted(k for k, v in self.res.items() if v["Type"].startswith("AWS::IAM::") and k != "ChangePasswordRole")
+        self.assertEqual(others, sorted([DEPLOY_ROLE, AUTHORIZER_ROLE, AUTHORIZER_DEPLOY_ROLE, PIPE_ROLE]),
+                         "no other IAM resources but CodeDeploy's, the authorizer's and the pipe's roles")
+        for name in others:
+            for key in ("ManagedPolicyArns", "PermissionsBoundary"):
+                self.assertNotIn(key, self.res[name]["Properties"], name)
 
     def test_policy_statements_are_exactly_least_privilege(self):
-        table_arn = {"Fn::If": [
-            "CreateTable",
-            {"Fn::GetAtt": ["UsersTable", "Arn"]},
-            {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ExistingUsersTableName}"},
-        ]}
         log_group = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${ChangePasswordLogGroup}"
         expected = [
-            (None, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table_arn]),
+            (None, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [TABLE_ARN]),
             ("HasPepper", ["secretsmanager:GetSecretValue"], [{"Ref": "PepperSecretArn"}]),
+            # Revoking refresh tokens: only when opted in, and on the configured pool only.
+            ("RevokeRefreshTokens", ["cognito-idp:AdminUserGlobalSignOut"], [USER_POOL_ARN]),
             (None, ["logs:CreateLogStream", "logs:PutLogEvents"],
              [{"Fn::Sub": log_group}, {"Fn::Sub": log_group + ":*"}]),
             # X-Ray accepts no resource but "*"; only with EnableTracing.
             ("TracingEnabled", XRAY_ACTIONS, ["*"]),
         ]
-        actual = []
-        for cond, stmt in self.statements():
-            self.assertEqual(stmt.get("Effect"), "Allow", stmt)
-            for key in ("NotAction", "NotResource", "Principal", "NotPrincipal", "Condition"):
-                self.assertNotIn(key, stmt)
-            actual.append((cond, sorted(as_list(stmt["Action"])), as_list(stmt["Resource"])))
+        self.role()
+        actual = statement_summary(self, self.res["ChangePasswordRole"])
         self.assertEqual(sorted(actual, key=repr), sorted(expected, key=repr))
         self.assertEqual(self.t["Conditions"]["HasPepper"],
                          {"Fn::Not": [{"Fn::Equals": [{"Ref": "PepperSecretArn"}, ""]}]})
@@ -560,11 +615,14 @@ class TemplateTest(unittest.TestCase):
 
     # -- alarms --------------------------------------------------------------------------------
 
-    def alarm(self, namespace, metric):
+    def alarm(self, namespace, metric, function=None):
+        """The one alarm on this metric (of this function's, for AWS/Lambda)."""
         found = [a for a in by_type(self.t, "AWS::CloudWatch::Alarm").values()
                  if a["Properties"].get("Namespace") == namespace
-                 and a["Properties"].get("MetricName") == metric]
-        self.assertEqual(len(found), 1, f"{namespace}/{metric}")
+                 and a["Properties"].get("MetricName") == metric
+                 and (function is None
+                      or a["Properties"].get("Dimensions") == [{"Name": "FunctionName", "Value": {"Ref": function}}])]
+        self.assertEqual(len(found), 1, f"{namespace}/{metric} {function or ''}")
         props = found[0]["Properties"]
         self.assertEqual(props["Period"], 300)
         self.assertEqual(props["EvaluationPeriods"], 1)
@@ -574,11 +632,13 @@ class TemplateTest(unittest.TestCase):
         return props
 
     def test_lambda_alarms(self):
-        for metric in ("Errors", "Throttles"):
-            props = self.alarm("AWS/Lambda", metric)
-            self.assertEqual(props["Statistic"], "Sum")
-            self.assertEqual(props["Threshold"], 0)
-            self.assertEqual(props["Dimensions"], [{"Name": "FunctionName", "Value": {"Ref": FUNCTION}}])
+        for function in (FUNCTION, AUTHORIZER):
+            for metric in ("Errors", "Throttles"):
+                props = self.alarm("AWS/Lambda", metric, function)
+                self.assertEqual(props["Statistic"], "Sum")
+                self.assertEqual(props["Threshold"], 0)
+        self.assertEqual(self.res["TokenAuthorizerErrorsAlarm"]["Properties"]["MetricName"], "Errors")
+        self.assertEqual(self.res["TokenAuthorizerThrottlesAlarm"]["Properties"]["MetricName"], "Throttles")
         duration = self.alarm("AWS/Lambda", "Duration")
         self.assertEqual(duration["ExtendedStatistic"], "p99")
         self.assertNotIn("Statistic", duration)
@@ -677,75 +737,295 @@ class TemplateTest(unittest.TestCase):
             CODEDEPLOY_PREDEFINED_CONFIGURATIONS_LIST)
         self.assertLessEqual(set(param["AllowedValues"]), set(CODEDEPLOY_PREDEFINED_CONFIGURATIONS_LIST))
 
-    def test_deploy_role_is_least_privilege(self):
-        props = self.res[DEPLOY_ROLE]["Properties"]
+    def assert_deploy_role(self, role, function, alarms):
+        props = self.res[role]["Properties"]
         for key in ("ManagedPolicyArns", "PermissionsBoundary"):
             self.assertNotIn(key, props)
         self.assertEqual(as_list(props["AssumeRolePolicyDocument"]["Statement"]), [{
             "Effect": "Allow", "Principal": {"Service": "codedeploy.amazonaws.com"},
             "Action": "sts:AssumeRole"}])
-        function_arn = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${ChangePasswordFunction}"
+        function_arn = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${%s}" % function
         expected = [
-            (["lambda:GetAlias", "lambda:GetProvisionedConcurrencyConfig", "lambda:UpdateAlias"],
+            (None, ["lambda:GetAlias", "lambda:GetProvisionedConcurrencyConfig", "lambda:UpdateAlias"],
              [{"Fn::Sub": function_arn}, {"Fn::Sub": function_arn + ":*"}]),
             # Exactly the rollback alarms, by ARN.
-            (["cloudwatch:DescribeAlarms"],
-             [{"Fn::GetAtt": [name, "Arn"]} for name in ROLLBACK_ALARMS]),
+            (None, ["cloudwatch:DescribeAlarms"], [{"Fn::GetAtt": [name, "Arn"]} for name in alarms]),
         ]
-        actual = []
-        for policy in props["Policies"]:
-            for stmt in as_list(policy["PolicyDocument"]["Statement"]):
-                self.assertEqual(stmt["Effect"], "Allow")
-                for key in ("NotAction", "NotResource", "Principal", "NotPrincipal", "Condition"):
-                    self.assertNotIn(key, stmt)
-                actual.append((sorted(as_list(stmt["Action"])), as_list(stmt["Resource"])))
-        self.assertEqual(actual, expected)
+        self.assertEqual(statement_summary(self, self.res[role]), expected)
 
-    def test_version_description_changes_exactly_when_the_version_configuration_does(self):
+    def test_deploy_role_is_least_privilege(self):
+        self.assert_deploy_role(DEPLOY_ROLE, FUNCTION, ROLLBACK_ALARMS)
+
+    # The function-level properties that are not part of a version's configuration.
+    FUNCTION_LEVEL = {"VersionDescription", "DeploymentPreference", "AutoPublishAlias",
+                      "AutoPublishAliasAllProperties", "ReservedConcurrentExecutions"}
+
+    def assert_version_description_follows_the_configuration(self, function, longest_values, variations,
+                                                             extras, min_changes):
         # SAM hashes the function's properties with their Refs unresolved: a new parameter value
         # alone publishes no version, and the alias keeps the old configuration. The version's
         # description spells those values out, so a new one replaces the version.
-        function_level = {"VersionDescription", "DeploymentPreference", "AutoPublishAlias",
-                          "AutoPublishAliasAllProperties", "ReservedConcurrentExecutions"}
+        fn = self.res[function]["Properties"]
 
         def version(**overrides):
             ev = Evaluator(self.t, **overrides)
-            config = {k: ev.value(v) for k, v in self.fn.items() if k not in function_level}
-            return config, ev.value(self.fn["VersionDescription"])
+            config = {k: ev.value(v) for k, v in fn.items() if k not in self.FUNCTION_LEVEL}
+            return config, ev.value(fn["VersionDescription"])
 
         # Lambda refuses a version description over 256 characters: realistic long values fit.
-        _, longest = version(
-            EnableFunctionUrl="true", EnableTracing="true", LogLevel="DEBUG",
-            ExistingUsersTableName="workspace-users-production",
-            PepperSecretArn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:change-password/pepper-AbCdEf",
-            CognitoUserPoolId="eu-west-1_AbCdEf123",
-            CognitoAppClientIds="1example23456789abcdefghij,2example23456789abcdefghij")
+        _, longest = version(**longest_values)
         self.assertLessEqual(len(longest), 256, longest)
-        variations = {
-            "PasswordMinLength": 14, "LogLevel": "DEBUG", "EnableTracing": "true",
-            "ExistingUsersTableName": "users-prod",
-            "PepperSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pepper-AbCdEf",
-            "EnableFunctionUrl": "true", "CognitoUserPoolId": "eu-west-1_Other",
-            "CognitoAppClientIds": "client3", "EnableHttpApi": "false", "EnableRestApi": "true",
-            "ReservedConcurrentExecutions": 10, "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:t",
-            "DeploymentType": "AllAtOnce", "CorsAllowedOrigins": "https://app.example.com",
-        }
         changed_config = 0
         for name, value in variations.items():
-            for extra in ({}, {"EnableFunctionUrl": "true"}):
-                with self.subTest(parameter=name, **extra):
+            for extra in extras:
+                with self.subTest(function=function, parameter=name, **extra):
                     before = version(**extra)
                     after = version(**{**extra, name: value})
                     self.assertEqual(after[0] != before[0], after[1] != before[1])
                     changed_config += after[0] != before[0]
-        self.assertGreaterEqual(changed_config, 8)
+        self.assertGreaterEqual(changed_config, min_changes)
         # The parameters that shape the version are all in this test.
-        refs = {t for _, kind, t in iter_references({k: v for k, v in self.fn.items()
-                                                     if k not in function_level})}
+        refs = {t for _, kind, t in iter_references({k: v for k, v in fn.items()
+                                                     if k not in self.FUNCTION_LEVEL})}
         conditions = {t for t in refs if t in self.t["Conditions"]}
         for cond in conditions:
             refs |= {t for _, _, t in iter_references(self.t["Conditions"][cond])}
         self.assertLessEqual(refs & set(self.t["Parameters"]), set(variations))
+
+    LONGEST_VALUES = dict(
+        EnableFunctionUrl="true", EnableTracing="true", LogLevel="DEBUG",
+        ExistingUsersTableName="workspace-users-production",
+        PepperSecretArn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:change-password/pepper-AbCdEf",
+        CognitoUserPoolId="eu-west-1_AbCdEf123", RevokeRefreshTokensOnChange="true",
+        CognitoAppClientIds="1example23456789abcdefghij,2example23456789abcdefghij")
+    VARIATIONS = {
+        "PasswordMinLength": 14, "LogLevel": "DEBUG", "EnableTracing": "true",
+        "ExistingUsersTableName": "users-prod",
+        "PepperSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pepper-AbCdEf",
+        "EnableFunctionUrl": "true", "CognitoUserPoolId": "eu-west-1_Other",
+        "CognitoAppClientIds": "client3", "EnableHttpApi": "false", "EnableRestApi": "true",
+        "ReservedConcurrentExecutions": 10, "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:t",
+        "DeploymentType": "AllAtOnce", "CorsAllowedOrigins": "https://app.example.com",
+        "RevokeRefreshTokensOnChange": "true",
+        "ExistingUsersTableStreamArn": "arn:aws:dynamodb:eu-west-1:123456789012:table/users-prod/stream/2026-01-01T00:00:00.000",
+        "SecurityEventBusArn": "arn:aws:events:eu-west-1:123456789012:event-bus/security",
+    }
+
+    def test_version_description_changes_exactly_when_the_version_configuration_does(self):
+        self.assert_version_description_follows_the_configuration(
+            FUNCTION, self.LONGEST_VALUES, self.VARIATIONS,
+            extras=({}, {"EnableFunctionUrl": "true"}, {"RevokeRefreshTokensOnChange": "true"}),
+            min_changes=12)
+
+    # -- issue 13: token-authorizer ------------------------------------------------------------
+
+    def test_token_authorizer_function(self):
+        fn = self.res[AUTHORIZER]
+        self.assertEqual(fn["Type"], "AWS::Serverless::Function")
+        self.assertEqual(fn["Metadata"], {"BuildMethod": "rust-cargolambda",
+                                          "BuildProperties": {"Binary": "token-authorizer"}})
+        props = fn["Properties"]
+        for key in ("CodeUri", "Handler", "Runtime", "Architectures", "Tracing",
+                    "AutoPublishAlias", "AutoPublishAliasAllProperties"):
+            self.assertEqual(props[key], self.fn[key], key)
+        self.assertEqual((props["MemorySize"], props["Timeout"]), (256, 5))
+        self.assertEqual(props["Role"], {"Fn::GetAtt": [AUTHORIZER_ROLE, "Arn"]})
+        self.assertNotIn("Policies", props)
+        self.assertNotIn("ReservedConcurrentExecutions", props, "every API behind it needs it")
+        self.assertEqual(props["LoggingConfig"], {**self.fn["LoggingConfig"], "LogGroup": {"Ref": "TokenAuthorizerLogGroup"}})
+        group = self.res["TokenAuthorizerLogGroup"]
+        self.assertEqual((group["Type"], group["DeletionPolicy"]), ("AWS::Logs::LogGroup", "Retain"))
+        self.assertEqual(group["Properties"]["RetentionInDays"], {"Ref": "LogRetentionDays"})
+        # The same table and Cognito issuer and clients as the function; it always verifies the
+        # token itself, so the issuer and audience are always set.
+        env = props["Environment"]["Variables"]
+        self.assertEqual(env, {
+            "USERS_TABLE": self.env["USERS_TABLE"],
+            "JWT_ISSUER": {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${CognitoUserPoolId}"},
+            "JWT_AUDIENCE": {"Fn::Join": [",", {"Ref": "CognitoAppClientIds"}]},
+        })
+        self.assertLessEqual(set(env), set(AUTHORIZER_VARIABLES))
+
+    def test_token_authorizer_role_is_least_privilege(self):
+        role = self.res[AUTHORIZER_ROLE]
+        self.assertEqual(as_list(role["Properties"]["AssumeRolePolicyDocument"]["Statement"]), [{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}])
+        log_group = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${TokenAuthorizerLogGroup}"
+        expected = [
+            # It reads the marker: GetItem, on the users table only; nothing that writes.
+            (None, ["dynamodb:GetItem"], [TABLE_ARN]),
+            (None, ["logs:CreateLogStream", "logs:PutLogEvents"],
+             [{"Fn::Sub": log_group}, {"Fn::Sub": log_group + ":*"}]),
+            ("TracingEnabled", XRAY_ACTIONS, ["*"]),
+        ]
+        actual = statement_summary(self, role)
+        self.assertEqual(sorted(actual, key=repr), sorted(expected, key=repr))
+        actions = {a for _, acts, _ in actual for a in acts}
+        for forbidden in ("dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem",
+                          "dynamodb:Query", "dynamodb:Scan", "secretsmanager:GetSecretValue"):
+            self.assertNotIn(forbidden, actions)
+
+    def test_token_authorizer_canary_and_output(self):
+        props = self.res[AUTHORIZER]["Properties"]
+        preference = props["DeploymentPreference"]
+        self.assertEqual(preference["Type"], {"Ref": "DeploymentType"})
+        self.assertEqual(preference["Role"], {"Fn::GetAtt": [AUTHORIZER_DEPLOY_ROLE, "Arn"]})
+        self.assertEqual(preference["Alarms"], [{"Ref": name} for name in AUTHORIZER_ROLLBACK_ALARMS])
+        self.assert_deploy_role(AUTHORIZER_DEPLOY_ROLE, AUTHORIZER, AUTHORIZER_ROLLBACK_ALARMS)
+        # Other APIs invoke the alias, which the output gives.
+        self.assertEqual(self.t["Outputs"]["TokenAuthorizerArn"]["Value"], AUTHORIZER_ALIAS_REF)
+        self.assertEqual(self.t["Outputs"]["TokenAuthorizerLogGroupName"]["Value"], {"Ref": "TokenAuthorizerLogGroup"})
+        # This stack grants no one the right to invoke it: each API that adopts it adds its own
+        # permission (docs/operations.md).
+        for permission in by_type(self.t, "AWS::Lambda::Permission").values():
+            self.assertNotEqual(permission["Properties"]["FunctionName"], AUTHORIZER_ALIAS_REF)
+
+    def test_token_authorizer_version_description_follows_its_configuration(self):
+        self.assert_version_description_follows_the_configuration(
+            AUTHORIZER, self.LONGEST_VALUES, self.VARIATIONS, extras=({},), min_changes=5)
+
+    # -- issue 13: refresh tokens --------------------------------------------------------------
+
+    def test_refresh_tokens_are_revoked_only_when_opted_in(self):
+        param = self.t["Parameters"]["RevokeRefreshTokensOnChange"]
+        self.assertEqual((param["Default"], sorted(param["AllowedValues"])), ("false", ["false", "true"]))
+        self.assertEqual(self.t["Conditions"]["RevokeRefreshTokens"],
+                         {"Fn::Equals": [{"Ref": "RevokeRefreshTokensOnChange"}, "true"]})
+        self.assertEqual(self.env["COGNITO_USER_POOL_ID"],
+                         {"Fn::If": ["RevokeRefreshTokens", {"Ref": "CognitoUserPoolId"}, NO_VALUE]})
+        pool = {"CognitoUserPoolId": "eu-west-1_AbCdEf123"}
+        off = Evaluator(self.t, **pool).value(self.fn["Environment"]["Variables"])
+        on = Evaluator(self.t, RevokeRefreshTokensOnChange="true", **pool).value(self.fn["Environment"]["Variables"])
+        self.assertNotIn("COGNITO_USER_POOL_ID", off)
+        self.assertEqual(on["COGNITO_USER_POOL_ID"], "eu-west-1_AbCdEf123")
+        self.assertEqual(set(on) - set(off), {"COGNITO_USER_POOL_ID"})
+        # The role's statement exists under the same condition only, on that pool only
+        # (test_policy_statements_are_exactly_least_privilege); the authorizer never gets it.
+        statements = [(c, s) for c, s in self.statements() if "cognito-idp:AdminUserGlobalSignOut" in as_list(s["Action"])]
+        self.assertEqual([(c, s["Resource"]) for c, s in statements], [("RevokeRefreshTokens", USER_POOL_ARN)])
+        self.assertNotIn("cognito-idp", json.dumps(self.res[AUTHORIZER_ROLE]))
+        self.assertNotIn("COGNITO_USER_POOL_ID", self.res[AUTHORIZER]["Properties"]["Environment"]["Variables"])
+
+    # -- issue 13: the security event -----------------------------------------------------------
+
+    def test_table_stream_feeds_the_pipe(self):
+        self.assertEqual(self.res["UsersTable"]["Properties"]["StreamSpecification"],
+                         {"StreamViewType": "NEW_AND_OLD_IMAGES"})
+        pipe = self.res[PIPE]
+        self.assertEqual(pipe["Type"], "AWS::Pipes::Pipe")
+        self.assertNotIn("Condition", pipe)
+        self.assertEqual(pipe["Properties"]["Source"], STREAM_ARN)
+        # An existing table brings its stream, and only an existing table (Rules).
+        param = self.t["Parameters"]["ExistingUsersTableStreamArn"]
+        self.assertEqual(param["Default"], "")
+        self.assertRegex("arn:aws:dynamodb:eu-west-1:123456789012:table/users/stream/2026-01-01T00:00:00.000",
+                         param["AllowedPattern"])
+        self.assertEqual(self.t["Conditions"]["ExistingTableStream"],
+                         {"Fn::Not": [{"Fn::Equals": [{"Ref": "ExistingUsersTableStreamArn"}, ""]}]})
+        rules = self.t["Rules"]
+        self.assertEqual(rules["ExistingTableNeedsItsStream"]["RuleCondition"],
+                         {"Fn::Not": [{"Fn::Equals": [{"Ref": "ExistingUsersTableName"}, ""]}]})
+        self.assertEqual([a["Assert"] for a in rules["ExistingTableNeedsItsStream"]["Assertions"]],
+                         [{"Fn::Not": [{"Fn::Equals": [{"Ref": "ExistingUsersTableStreamArn"}, ""]}]}])
+        self.assertEqual(rules["StreamOnlyWithAnExistingTable"]["RuleCondition"],
+                         {"Fn::Equals": [{"Ref": "ExistingUsersTableName"}, ""]})
+        self.assertEqual([a["Assert"] for a in rules["StreamOnlyWithAnExistingTable"]["Assertions"]],
+                         [{"Fn::Equals": [{"Ref": "ExistingUsersTableStreamArn"}, ""]}])
+        stream = "arn:aws:dynamodb:eu-west-1:123456789012:table/users/stream/2026-01-01T00:00:00.000"
+        self.assertEqual(Evaluator(self.t).value(STREAM_ARN), "<UsersTable.StreamArn>")
+        self.assertEqual(Evaluator(self.t, ExistingUsersTableName="users",
+                                   ExistingUsersTableStreamArn=stream).value(STREAM_ARN), stream)
+
+    def test_pipe_source_filter_and_target(self):
+        props = self.res[PIPE]["Properties"]
+        source = props["SourceParameters"]["DynamoDBStreamParameters"]
+        self.assertEqual(source["StartingPosition"], "LATEST")
+        self.assertLessEqual(source["BatchSize"], 10)
+        self.assertGreater(source["MaximumRetryAttempts"], 0)
+        self.assertEqual(source["DeadLetterConfig"], {"Arn": {"Fn::GetAtt": [DEAD_LETTER_QUEUE, "Arn"]}})
+        queue = self.res[DEAD_LETTER_QUEUE]
+        self.assertEqual(queue["Type"], "AWS::SQS::Queue")
+        self.assertIs(queue["Properties"]["SqsManagedSseEnabled"], True)
+        self.assertNotIn("Enrichment", props)
+        # One filter: a MODIFY or INSERT whose new image has the marker only the change sets.
+        filters = props["SourceParameters"]["FilterCriteria"]["Filters"]
+        self.assertEqual([json.loads(f["Pattern"]) for f in filters], [{
+            "eventName": ["MODIFY", "INSERT"],
+            "dynamodb": {"NewImage": {"PasswordChangeEvent": {"N": [{"exists": True}]}}}}])
+        self.assertEqual(props["Target"], BUS_ARN)
+        self.assertEqual(props["TargetParameters"]["EventBridgeEventBusParameters"],
+                         {"Source": "change-password", "DetailType": "Password Changed"})
+
+    def test_pipe_input_template_builds_the_caep_detail(self):
+        import pipe_event  # scripts/pipe_event.py, the same rendering as tests/pipe_event_test.py
+        template = self.res[PIPE]["Properties"]["TargetParameters"]["InputTemplate"]
+        # Every placeholder is quoted (a string: DynamoDB streams carry numbers as strings).
+        self.assertEqual(json.loads(re.sub(r"<\$[^<>]*>", "x", template)), {
+            "credential_type": "password", "change_type": "update", "initiating_entity": "user",
+            "event_timestamp": "x", "subject": {"format": "opaque", "id": "x"}, "sub": "x",
+            "request_id": "x", "source_ip": "x", "user_agent": "x", "password_version": "x"})
+        self.assertEqual(pipe_event.placeholders(template), [
+            "$.dynamodb.NewImage.LastPasswordChange.M.At.N", "$.dynamodb.Keys.UserId.S",
+            "$.dynamodb.Keys.UserId.S", "$.dynamodb.NewImage.LastPasswordChange.M.RequestId.S",
+            "$.dynamodb.NewImage.LastPasswordChange.M.SourceIp.S",
+            "$.dynamodb.NewImage.LastPasswordChange.M.UserAgent.S",
+            "$.dynamodb.NewImage.PasswordVersion.N"])
+        for secret in ("PasswordHash", "PasswordHistory", "PreviousPasswordHash", "PasswordChangeSession",
+                       "Pepper", "Token"):
+            self.assertNotIn(secret, template)
+        # pipe_event.py reads this same pipe from the template.
+        pipe = pipe_event.pipe_from_template(pipe_event.load_template(TEMPLATE))
+        self.assertEqual((pipe.input_template, pipe.source, pipe.detail_type),
+                         (template, "change-password", "Password Changed"))
+
+    def test_pipe_role_is_least_privilege(self):
+        role = self.res[PIPE_ROLE]
+        props = role["Properties"]
+        for key in ("ManagedPolicyArns", "PermissionsBoundary"):
+            self.assertNotIn(key, props)
+        self.assertEqual(props["AssumeRolePolicyDocument"]["Statement"], [{
+            "Effect": "Allow", "Principal": {"Service": "pipes.amazonaws.com"}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}])
+        self.assertEqual(self.res[PIPE]["Properties"]["RoleArn"], {"Fn::GetAtt": [PIPE_ROLE, "Arn"]})
+        expected = [
+            (None, ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams"], [STREAM_ARN]),
+            (None, ["events:PutEvents"], [BUS_ARN]),
+            (None, ["sqs:SendMessage"], [{"Fn::GetAtt": [DEAD_LETTER_QUEUE, "Arn"]}]),
+        ]
+        self.assertEqual(statement_summary(self, role), expected)
+
+    def test_security_event_bus_is_created_unless_one_is_given(self):
+        param = self.t["Parameters"]["SecurityEventBusArn"]
+        self.assertEqual(param["Default"], "")
+        self.assertRegex("arn:aws:events:eu-west-1:123456789012:event-bus/workspace-security", param["AllowedPattern"])
+        self.assertEqual(self.t["Conditions"]["CreateSecurityEventBus"],
+                         {"Fn::Equals": [{"Ref": "SecurityEventBusArn"}, ""]})
+        bus = self.res[EVENT_BUS]
+        self.assertEqual((bus["Type"], bus["Condition"]), ("AWS::Events::EventBus", "CreateSecurityEventBus"))
+        given = "arn:aws:events:eu-west-1:123456789012:event-bus/workspace-security"
+        self.assertEqual(Evaluator(self.t).value(BUS_ARN), "<SecurityEventBus.Arn>")
+        self.assertEqual(Evaluator(self.t, SecurityEventBusArn=given).value(BUS_ARN), given)
+        outputs = self.t["Outputs"]
+        self.assertEqual(outputs["SecurityEventBusArn"]["Value"], BUS_ARN)
+        self.assertEqual(outputs["SecurityEventPipeName"]["Value"], {"Ref": PIPE})
+        self.assertEqual(outputs["SecurityEventDeadLetterQueueUrl"]["Value"], {"Ref": DEAD_LETTER_QUEUE})
+
+    def test_issue_13_alarms(self):
+        for metric, threshold in (("GlobalSignOutFailed", 0), ("AuthorizerUnavailable", 0)):
+            props = self.alarm("ChangePassword", metric)
+            self.assertEqual((props["Statistic"], props["Threshold"]), ("Sum", threshold), metric)
+            self.assertNotIn("Dimensions", props)
+        self.assertEqual(self.res["GlobalSignOutFailedAlarm"]["Properties"]["MetricName"], "GlobalSignOutFailed")
+        self.assertEqual(self.res["AuthorizerUnavailableAlarm"]["Properties"]["MetricName"], "AuthorizerUnavailable")
+        # Not a rollback alarm of the function: the change succeeded, Cognito drives the failures.
+        self.assertNotIn("GlobalSignOutFailedAlarm", json.dumps(self.fn["DeploymentPreference"]))
+        pipe = self.alarm("AWS/EventBridge/Pipes", "ExecutionFailed")
+        self.assertEqual(pipe["Dimensions"], [{"Name": "PipeName", "Value": {"Ref": PIPE}}])
+        self.assertEqual((pipe["Statistic"], pipe["Threshold"]), ("Sum", 0))
+        dead = self.alarm("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+        self.assertEqual(dead["Dimensions"], [{"Name": "QueueName", "Value": {"Fn::GetAtt": [DEAD_LETTER_QUEUE, "QueueName"]}}])
+        self.assertEqual((dead["Statistic"], dead["Threshold"]), ("Maximum", 0))
 
     # -- access logs (issue 15, point 3) -------------------------------------------------------
 
@@ -809,13 +1089,16 @@ class TemplateTest(unittest.TestCase):
     # -- dashboard (issue 15, point 2) ---------------------------------------------------------
 
     def emitted_metrics(self):
-        """The metrics the function emits (src/edge/metrics.rs) and those the template counts."""
+        """The metrics the function and token-authorizer emit (src/edge/metrics.rs, src/auth/)
+        and those the template counts."""
         source = METRICS_RS.read_text()
         self.assertIn('pub const NAMESPACE: &str = "ChangePassword";', source)
         # Each metric is published with and without the EventSource dimension: the dashboard
         # and the alarms read the dimensionless total.
         self.assertIn('"Dimensions": [["EventSource"], []]', source)
-        names = set(re.findall(r'Metric::\w+ => "(\w+)"', source))
+        names = set()
+        for path in METRIC_SOURCES:
+            names |= set(re.findall(r'Metric::\w+ => "(\w+)"', path.read_text()))
         self.assertIn("PasswordChanged", names)
         for f in by_type(self.t, "AWS::Logs::MetricFilter").values():
             for m in f["Properties"]["MetricTransformations"]:
@@ -829,7 +1112,17 @@ class TemplateTest(unittest.TestCase):
 
     GRAPHS = ["Password changes", "Wrong current passwords", "Locks", "Duration p50 / p99 (ms)",
               "4xx by code", "5xx by code", "Throttles", "Concurrency", "DynamoDB throttles",
+              "token-authorizer", "After a change",
               "4xx and 5xx answers by status and code (function log)"]
+
+    def test_new_metrics_are_named_in_the_rust_code(self):
+        # The names the template's alarms and dashboard read for issue 13, each a string literal
+        # of the code that emits it (src/edge/metrics.rs or src/auth/).
+        literals = set()
+        for path in METRIC_SOURCES:
+            literals |= set(re.findall(r'"(\w+)"', path.read_text()))
+        missing = [name for name in NEW_METRICS if name not in literals]
+        self.assertEqual(missing, [], "metrics the Rust code does not name")
 
     def test_dashboard_is_one_screen_of_the_metrics_that_exist(self):
         emitted = self.emitted_metrics()
@@ -838,6 +1131,8 @@ class TemplateTest(unittest.TestCase):
                            "Url4xxCount", "Url5xxCount"},
             "AWS/ApiGateway": {"4xx", "5xx", "4XXError", "5XXError"},
             "AWS/DynamoDB": {"ReadThrottleEvents", "WriteThrottleEvents"},
+            "AWS/EventBridge/Pipes": {"ExecutionFailed"},
+            "AWS/SQS": {"ApproximateNumberOfMessagesVisible"},
         }
         doors = ("EnableHttpApi", "EnableRestApi", "EnableFunctionUrl")
         for combo in itertools.product(["true", "false"], repeat=3):
@@ -895,8 +1190,22 @@ class TemplateTest(unittest.TestCase):
         query = graphs["4xx and 5xx answers by status and code (function log)"]["query"]
         self.assertTrue(query.startswith("SOURCE '<ChangePasswordLogGroup>' | filter target = 'change_password::request'"))
         self.assertIn("by status, code", query)
-        # No revoked-tokens graph: the function emits no such metric (yet).
-        self.assertFalse({n for n in emitted if "revok" in n.lower()})
+        # Issue 13: the authorizer's outcomes, and what follows a change.
+        self.assertEqual([m[:2] for m in graphs["token-authorizer"]["metrics"]], [
+            ["ChangePassword", "AuthorizerAllowed"], ["ChangePassword", "AuthorizerDenied"],
+            ["ChangePassword", "AuthorizerUnavailable"], ["AWS/Lambda", "Errors"]])
+        self.assertEqual(graphs["token-authorizer"]["metrics"][3][2:4], ["FunctionName", f"<{AUTHORIZER}>"])
+        after = graphs["After a change"]["metrics"]
+        self.assertEqual([m[:2] for m in after], [
+            ["ChangePassword", "TokenRevoked"], ["ChangePassword", "GlobalSignOutFailed"],
+            ["AWS/EventBridge/Pipes", "ExecutionFailed"], ["AWS/SQS", "ApproximateNumberOfMessagesVisible"]])
+        self.assertEqual(after[2][2:4], ["PipeName", f"<{PIPE}>"])
+        self.assertEqual(after[3][2:4], ["QueueName", f"<{DEAD_LETTER_QUEUE}.QueueName>"])
+        for title in ("Throttles", "Concurrency"):
+            self.assertIn(["FunctionName", f"<{AUTHORIZER}>"], [m[2:4] for m in graphs[title]["metrics"]], title)
+        for name in NEW_METRICS:
+            self.assertTrue(any(m[:2] == ["ChangePassword", name] for g in graphs.values()
+                                for m in g.get("metrics", [])), name)
 
     # -- runbook (issue 15, point 5) -----------------------------------------------------------
 
@@ -930,10 +1239,15 @@ class SamTransformTest(unittest.TestCase):
         os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
         logging.getLogger("samtranslator").setLevel(logging.ERROR)
 
-    def transformed(self, http, rest, url):
-        template = load_template()
+    @staticmethod
+    def packaged(template):
         # What `sam package` / `sam deploy` put in CodeUri.
         template["Resources"][FUNCTION]["Properties"]["CodeUri"] = "s3://bucket/change-password.zip"
+        template["Resources"][AUTHORIZER]["Properties"]["CodeUri"] = "s3://bucket/token-authorizer.zip"
+        return template
+
+    def transformed(self, http, rest, url):
+        template = self.packaged(load_template())
         values = {"EnableHttpApi": http, "EnableRestApi": rest, "EnableFunctionUrl": url,
                   "CognitoUserPoolId": "eu-west-1_AbCdEf123", "CognitoAppClientIds": "client1,client2"}
         for name in ("EnableHttpApi", "EnableRestApi", "EnableFunctionUrl"):
@@ -950,7 +1264,8 @@ class SamTransformTest(unittest.TestCase):
                     # Our roles only: SAM generated none (no CodeDeployServiceRole either) and
                     # attached no managed policy.
                     roles = sorted(k for k, v in resources.items() if v["Type"] == "AWS::IAM::Role")
-                    self.assertEqual(roles, [DEPLOY_ROLE, "ChangePasswordRole"])
+                    self.assertEqual(roles, sorted([DEPLOY_ROLE, "ChangePasswordRole", AUTHORIZER_ROLE,
+                                                    AUTHORIZER_DEPLOY_ROLE, PIPE_ROLE]))
                     for role in roles:
                         self.assertNotIn("ManagedPolicyArns", resources[role]["Properties"])
                     # Every front-door resource keeps its condition through the transform.
@@ -971,12 +1286,12 @@ class SamTransformTest(unittest.TestCase):
                                if not (m.rule.id == "W2001" and "DeploymentType" in m.message)]
                     self.assertEqual([str(m) for m in matches], [])
 
-    def alias_id(self, resources):
-        aliases = {k: v for k, v in resources.items() if v["Type"] == "AWS::Lambda::Alias"}
+    def alias_id(self, resources, function=FUNCTION):
+        aliases = {k: v for k, v in resources.items() if v["Type"] == "AWS::Lambda::Alias"
+                   and v["Properties"]["FunctionName"] == {"Ref": function}}
         self.assertEqual(len(aliases), 1)
         (alias_id, alias), = aliases.items()
         self.assertEqual(alias["Properties"]["Name"], ALIAS)
-        self.assertEqual(alias["Properties"]["FunctionName"], {"Ref": FUNCTION})
         return alias_id
 
     def test_every_door_invokes_the_alias(self):
@@ -1032,33 +1347,46 @@ class SamTransformTest(unittest.TestCase):
         self.assertEqual(our_permissions, sam_permissions)
 
     def test_canary_deployment_rolls_back_on_the_alarms(self):
+        # The function and token-authorizer, each with its own group, role and alarms.
+        cases = ((FUNCTION, DEPLOY_ROLE, ROLLBACK_ALARMS),
+                 (AUTHORIZER, AUTHORIZER_DEPLOY_ROLE, AUTHORIZER_ROLLBACK_ALARMS))
         for deployment_type in ("Canary10Percent5Minutes", "AllAtOnce"):
-            with self.subTest(DeploymentType=deployment_type):
-                template = load_template()
-                template["Resources"][FUNCTION]["Properties"]["CodeUri"] = "s3://bucket/change-password.zip"
-                values = {"CognitoUserPoolId": "eu-west-1_AbCdEf123", "CognitoAppClientIds": "client1",
-                          "DeploymentType": deployment_type}
-                resources = sam_transform(template, values, _NoManagedPolicies())["Resources"]
-                self.assertNotIn("CodeDeployServiceRole", resources)
-                groups = {k: v for k, v in resources.items() if v["Type"] == "AWS::CodeDeploy::DeploymentGroup"}
-                self.assertEqual(list(groups), [f"{FUNCTION}DeploymentGroup"])
-                group = groups[f"{FUNCTION}DeploymentGroup"]["Properties"]
-                self.assertEqual(group["AlarmConfiguration"], {
-                    "Enabled": True, "Alarms": [{"Name": {"Ref": name}} for name in ROLLBACK_ALARMS]})
-                self.assertTrue(group["AutoRollbackConfiguration"]["Enabled"])
-                self.assertIn("DEPLOYMENT_STOP_ON_ALARM", group["AutoRollbackConfiguration"]["Events"])
-                self.assertEqual(group["DeploymentConfigName"], {"Fn::Sub": [
-                    "CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": deployment_type}]})
-                self.assertEqual(group["ServiceRoleArn"], {"Fn::GetAtt": [DEPLOY_ROLE, "Arn"]})
-                alias = resources[self.alias_id(resources)]
-                update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
-                self.assertEqual(update["DeploymentGroupName"], {"Ref": f"{FUNCTION}DeploymentGroup"})
-                # The version carries the description that makes a new one for a new parameter value.
-                versions = [v for v in resources.values() if v["Type"] == "AWS::Lambda::Version"]
-                self.assertEqual(len(versions), 1)
-                self.assertEqual(versions[0]["Properties"]["Description"],
-                                 template["Resources"][FUNCTION]["Properties"]["VersionDescription"])
-                self.assertEqual(alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][1], "Version")
+            template = self.packaged(load_template())
+            values = {"CognitoUserPoolId": "eu-west-1_AbCdEf123", "CognitoAppClientIds": "client1",
+                      "DeploymentType": deployment_type}
+            resources = sam_transform(template, values, _NoManagedPolicies())["Resources"]
+            self.assertNotIn("CodeDeployServiceRole", resources)
+            groups = {k: v for k, v in resources.items() if v["Type"] == "AWS::CodeDeploy::DeploymentGroup"}
+            self.assertEqual(sorted(groups), sorted(f"{fn}DeploymentGroup" for fn, _, _ in cases))
+            versions = [v for v in resources.values() if v["Type"] == "AWS::Lambda::Version"]
+            self.assertEqual(len(versions), len(cases))
+            for function, role, alarms in cases:
+                with self.subTest(DeploymentType=deployment_type, function=function):
+                    group = groups[f"{function}DeploymentGroup"]["Properties"]
+                    self.assertEqual(group["AlarmConfiguration"], {
+                        "Enabled": True, "Alarms": [{"Name": {"Ref": name}} for name in alarms]})
+                    self.assertTrue(group["AutoRollbackConfiguration"]["Enabled"])
+                    self.assertIn("DEPLOYMENT_STOP_ON_ALARM", group["AutoRollbackConfiguration"]["Events"])
+                    self.assertEqual(group["DeploymentConfigName"], {"Fn::Sub": [
+                        "CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": deployment_type}]})
+                    self.assertEqual(group["ServiceRoleArn"], {"Fn::GetAtt": [role, "Arn"]})
+                    alias = resources[self.alias_id(resources, function)]
+                    update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+                    self.assertEqual(update["DeploymentGroupName"], {"Ref": f"{function}DeploymentGroup"})
+                    # The version carries the description that makes a new one for a new parameter value.
+                    version_id = alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
+                    self.assertEqual(alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][1], "Version")
+                    self.assertEqual(resources[version_id]["Properties"]["Description"],
+                                     template["Resources"][function]["Properties"]["VersionDescription"])
+                    self.assertEqual(resources[version_id]["Properties"]["FunctionName"], {"Ref": function})
+
+    def test_token_authorizer_output_is_its_alias(self):
+        out = self.transformed("true", "false", "false")
+        alias = self.alias_id(out["Resources"], AUTHORIZER)
+        self.assertEqual(out["Outputs"]["TokenAuthorizerArn"]["Value"], {"Ref": alias})
+        self.assertEqual(out["Resources"][AUTHORIZER]["Properties"]["Role"], {"Fn::GetAtt": [AUTHORIZER_ROLE, "Arn"]})
+        # The Rules that tie the stream to an existing table survive the transform.
+        self.assertEqual(sorted(out["Rules"]), ["ExistingTableNeedsItsStream", "StreamOnlyWithAnExistingTable"])
 
     def test_stages_keep_throttling_access_logs_and_tracing_through_the_transform(self):
         resources = self.transformed("true", "true", "false")["Resources"]
@@ -1074,6 +1402,108 @@ class SamTransformTest(unittest.TestCase):
         function = resources[FUNCTION]["Properties"]
         self.assertEqual(function["TracingConfig"], {"Mode": {"Fn::If": ["TracingEnabled", "Active", "PassThrough"]}})
         self.assertEqual(function["ReservedConcurrentExecutions"]["Fn::If"][0], "HasReservedConcurrency")
+
+
+OPERATIONS_DOC = ROOT / "docs" / "operations.md"
+API_DOC = ROOT / "docs" / "api.md"
+
+
+def doc_section(path, heading):
+    """The text of a markdown section, from its heading to the next heading of its level."""
+    text = path.read_text()
+    start = text.index(heading + "\n")
+    level = heading.split(" ")[0]
+    rest = text[start + len(heading) + 1:]
+    end = re.search(rf"^{level} ", rest, re.M)
+    return rest[: end.start()] if end else rest
+
+
+def code_blocks(text, language):
+    return re.findall(rf"```{language}\n(.*?)```", text, re.S)
+
+
+@unittest.skipIf(sam_transform is None, "samtranslator (aws-sam-cli) is not installed")
+class DocsTest(unittest.TestCase):
+    """The template lines and examples of issue 13's docs do what the docs say."""
+
+    AUTHORIZER_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:change-password-TokenAuthorizer:live"
+
+    @classmethod
+    def setUpClass(cls):
+        os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+        logging.getLogger("samtranslator").setLevel(logging.ERROR)
+
+    def adoption_snippet(self):
+        section = doc_section(OPERATIONS_DOC, "## Adopting token-authorizer in another API")
+        blocks = code_blocks(section, "yaml")
+        self.assertEqual(len(blocks), 1)
+        return blocks[0]
+
+    def transform_snippet(self, text):
+        template = load_template("Transform: AWS::Serverless-2016-10-31\n" + text)
+        return sam_transform(template, {"TokenAuthorizerArn": self.AUTHORIZER_ARN}, _NoManagedPolicies())["Resources"]
+
+    def test_adoption_snippet_attaches_the_authorizer_with_a_cache_of_60_s_at_most(self):
+        resources = self.transform_snippet(self.adoption_snippet())
+        # REST: a TOKEN authorizer on the Authorization header, invoking the alias, with SAM's
+        # permission limited to this API's authorizers.
+        rest = resources["OrdersRestApi"]["Properties"]["Body"]["securityDefinitions"]["TokenAuthorizer"]
+        self.assertEqual((rest["in"], rest["name"]), ("header", "Authorization"))
+        authorizer = rest["x-amazon-apigateway-authorizer"]
+        self.assertEqual(authorizer["type"], "token")
+        self.assertLessEqual(authorizer["authorizerResultTtlInSeconds"], 30)
+        self.assertIn(self.AUTHORIZER_ARN, json.dumps(authorizer["authorizerUri"]))
+        # HTTP API: simple responses, payload 2.0, the Authorization header, 30 s at most.
+        http = resources["OrdersHttpApi"]["Properties"]["Body"]["components"]["securitySchemes"]["TokenAuthorizer"]
+        authorizer = http["x-amazon-apigateway-authorizer"]
+        self.assertEqual(authorizer["type"], "request")
+        self.assertEqual(authorizer["authorizerPayloadFormatVersion"], "2.0")
+        self.assertIs(authorizer["enableSimpleResponses"], True)
+        self.assertEqual(authorizer["identitySource"], ["$request.header.Authorization"])
+        self.assertLessEqual(authorizer["authorizerResultTtlInSeconds"], 30)
+        # Both may invoke the authorizer (SAM adds the REST one; the snippet the HTTP API's),
+        # from their own authorizers only.
+        permissions = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::Lambda::Permission"}
+        self.assertEqual(len(permissions), 2)
+        for name, permission in permissions.items():
+            self.assertEqual(permission["Principal"], "apigateway.amazonaws.com", name)
+            self.assertIn(permission["FunctionName"], (self.AUTHORIZER_ARN, {"Ref": "TokenAuthorizerArn"}), name)
+            source = permission["SourceArn"]["Fn::Sub"]
+            source = source if isinstance(source, str) else source[0]
+            self.assertTrue(source.endswith("/authorizers/*"), name)
+
+    def test_adoption_snippet_as_a_request_authorizer(self):
+        text = self.adoption_snippet().replace("FunctionPayloadType: TOKEN", "FunctionPayloadType: REQUEST")
+        text = text.replace("              Header: Authorization\n", "              Headers: [Authorization]\n")
+        resources = self.transform_snippet(text)
+        rest = resources["OrdersRestApi"]["Properties"]["Body"]["securityDefinitions"]["TokenAuthorizer"]
+        authorizer = rest["x-amazon-apigateway-authorizer"]
+        self.assertEqual(authorizer["type"], "request")
+        self.assertEqual(authorizer["identitySource"], "method.request.header.Authorization")
+        self.assertLessEqual(authorizer["authorizerResultTtlInSeconds"], 30)
+
+    def test_api_doc_event_is_what_the_pipe_builds_and_the_rule_matches_it(self):
+        import pipe_event
+        section = doc_section(API_DOC, "## The security event")
+        example = json.loads(code_blocks(section, "json")[0])
+        pipe = pipe_event.load_pipe(TEMPLATE)
+        self.assertEqual((example["source"], example["detail-type"]), (pipe.source, pipe.detail_type))
+        # The detail has the template's fields, with the template's types (strings but subject).
+        skeleton = json.loads(re.sub(r"<\$[^<>]*>", "x", pipe.input_template))
+        self.assertEqual(sorted(example["detail"]), sorted(skeleton))
+        for key, value in example["detail"].items():
+            self.assertIsInstance(value, type(skeleton[key]), key)
+        # The table of fields names each of them.
+        for key in skeleton:
+            self.assertIn(f"| `{key}` |", section)
+        # The consumer rule matches the example event, and is a template cfn-lint accepts.
+        consumer = code_blocks(section, "yaml")[0]
+        rule = load_template(consumer)["Resources"]["PasswordChangedNotice"]["Properties"]
+        self.assertTrue(pipe_event.matches(rule["EventPattern"], example))
+        self.assertFalse(pipe_event.matches(rule["EventPattern"], dict(example, source="other")))
+        from cfnlint.api import lint_all
+        matches = lint_all('AWSTemplateFormatVersion: "2010-09-09"\n' + consumer)
+        self.assertEqual([str(m) for m in matches if m.rule.id[0] in "EW"], [])
 
 
 if __name__ == "__main__":
