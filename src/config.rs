@@ -150,14 +150,14 @@ impl Config {
         let issuer = get("JWT_ISSUER").map(|i| i.trim_end_matches('/').to_string());
         let jwks_url = match (&issuer, get("JWT_JWKS_URL")) {
             (_, Some(url)) => Some(
-                crate::auth::jwks::check_url(&url)
+                crate::web::https::check_url(&url)
                     .map(|_| url)
                     .map_err(|p| bad("JWT_JWKS_URL", &p))?,
             ),
             (Some(issuer), None) => {
                 let url = format!("{issuer}/.well-known/jwks.json");
                 Some(
-                    crate::auth::jwks::check_url(&url)
+                    crate::web::https::check_url(&url)
                         .map(|_| url)
                         .map_err(|p| bad("JWT_ISSUER", &format!("the default JWKS URL {p}")))?,
                 )

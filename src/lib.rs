@@ -5,7 +5,9 @@
 //!   of Lambda, HTTP or AWS.
 //! - [`auth`]: who is calling (authorizer context, token verification, JWKS); uses `domain`.
 //! - [`edge`]: the Lambda/HTTP edge (event in, response out, metrics); uses `auth` and `domain`.
-//! - [`aws`]: the DynamoDB store, secrets and SDK clients; implements `domain`'s ports.
+//! - [`aws`]: the DynamoDB store, secrets, Cognito and SDK clients; implements `domain`'s ports.
+//! - [`web`]: outbound HTTPS that is not AWS (the issuer's JWKS, the breached-password range
+//!   API); implements `domain`'s breached-password port.
 //! - [`config`], [`logging`], and [`app`], the wiring done once at cold start.
 
 pub mod app;
@@ -15,3 +17,4 @@ pub mod config;
 pub mod domain;
 pub mod edge;
 pub mod logging;
+pub mod web;

@@ -4,10 +4,7 @@
 //! box does: a key published after the cache was filled is accepted on its first use, and a
 //! flood of made-up key ids costs the issuer one fetch per 10 s.
 
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use crate::web::https::{self, HttpsClient};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -30,8 +27,6 @@ pub enum JwksError {
     Unavailable(String),
 }
 
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<bytes::Bytes>>;
-
 #[derive(Default)]
 struct State {
     keys: Option<JwkSet>,
@@ -48,38 +43,9 @@ pub struct JwksCache {
     fetching: tokio::sync::Mutex<()>,
 }
 
-/// Whether a JWKS URL is acceptable: https, or http to a loopback host (local runs, tests).
-pub fn check_url(url: &str) -> Result<http::Uri, String> {
-    let uri: http::Uri = url.parse().map_err(|_| format!("{url:?} is not a URL"))?;
-    let host = uri
-        .host()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let loopback = host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    match uri.scheme_str() {
-        Some("https") if !host.is_empty() => Ok(uri),
-        Some("http") if loopback => Ok(uri),
-        _ => Err(format!(
-            "{url:?} must be https (http only for a loopback host)"
-        )),
-    }
-}
-
 impl JwksCache {
     pub fn new(url: http::Uri) -> Result<Self, String> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| format!("no TLS root certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(https);
+        let client = https::client()?;
         Ok(JwksCache {
             url,
             penalty: UNKNOWN_KID_PENALTY,
@@ -154,49 +120,13 @@ impl JwksCache {
     }
 
     async fn fetch(&self) -> Result<JwkSet, JwksError> {
-        let unavailable = |e: &dyn std::fmt::Display| JwksError::Unavailable(e.to_string());
-        let fetch = async {
-            let response = self
-                .client
-                .get(self.url.clone())
-                .await
-                .map_err(|e| unavailable(&e))?;
-            if !response.status().is_success() {
-                return Err(JwksError::Unavailable(format!(
-                    "HTTP {}",
-                    response.status()
-                )));
-            }
-            let body = Limited::new(response.into_body(), MAX_JWKS_BYTES)
-                .collect()
-                .await
-                .map_err(|e| unavailable(&e))?
-                .to_bytes();
-            serde_json::from_slice::<JwkSet>(&body)
-                .map_err(|e| unavailable(&format!("not a JWKS document: {e}")))
-        };
-        tokio::time::timeout(FETCH_TIMEOUT, fetch)
+        let request = http::Request::get(self.url.clone())
+            .body(Default::default())
+            .map_err(|e| JwksError::Unavailable(e.to_string()))?;
+        let body = https::get(&self.client, request, MAX_JWKS_BYTES, FETCH_TIMEOUT)
             .await
-            .map_err(|_| JwksError::Unavailable("timed out".into()))?
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_url;
-
-    #[test]
-    fn jwks_urls_must_be_https_except_on_loopback() {
-        assert!(
-            check_url("https://cognito-idp.eu-west-1.amazonaws.com/x/.well-known/jwks.json")
-                .is_ok()
-        );
-        assert!(check_url("http://127.0.0.1:8080/jwks.json").is_ok());
-        assert!(check_url("http://[::1]:8080/jwks.json").is_ok());
-        assert!(check_url("http://localhost/jwks.json").is_ok());
-        assert!(check_url("http://example.com/jwks.json").is_err());
-        assert!(check_url("http://10.0.0.1/jwks.json").is_err());
-        assert!(check_url("ftp://127.0.0.1/jwks.json").is_err());
-        assert!(check_url("not a url").is_err());
+            .map_err(JwksError::Unavailable)?;
+        serde_json::from_slice::<JwkSet>(&body)
+            .map_err(|e| JwksError::Unavailable(format!("not a JWKS document: {e}")))
     }
 }
