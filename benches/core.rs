@@ -69,6 +69,83 @@ fn handler(
     (Arc::new(Handler::new(service, None)), store)
 }
 
+/// A fake of the breached-password range API on loopback: padding lines only, after `delay`.
+fn slow_range_api(rt: &tokio::runtime::Runtime, delay: std::time::Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    rt.spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                tokio::time::sleep(delay).await;
+                let body: String = (1..=800).map(|i| format!("{i:035X}:0\r\n")).collect();
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+type Fixture = (
+    &'static str,
+    Arc<Handler<InMemoryAccountStore>>,
+    Arc<InMemoryAccountStore>,
+    AccountRecord,
+);
+
+/// Handlers with the default protection (history 5) on a record whose history is full: the
+/// breached check off, and on against a range API answering in 50 ms.
+fn full_history_handlers(rt: &tokio::runtime::Runtime, settings: Argon2Settings) -> Vec<Fixture> {
+    let hasher = Arc::new(Argon2Hasher::new(settings));
+    let none = PepperKeys::none();
+    let mut record = AccountRecord::new_user(USER, hasher.hash(A, &none).unwrap());
+    record.password_history = (0..5)
+        .map(|i| {
+            hasher
+                .hash(&format!("an-old-Password-{i}-Heron"), &none)
+                .unwrap()
+        })
+        .collect();
+    record.password_version = Some(5);
+    let url = slow_range_api(rt, std::time::Duration::from_millis(50));
+    let mut out = Vec::new();
+    for (name, check) in [("hibp_off", false), ("hibp_on_50ms", true)] {
+        let store = Arc::new(InMemoryAccountStore::new());
+        store.put(record.clone());
+        let service = ChangePasswordService::new(
+            store.clone(),
+            hasher.clone(),
+            Arc::new(StaticPepper::none()),
+            PasswordPolicy::default(),
+            ProtectionSettings::default(),
+            system_clock(),
+        );
+        let service = if check {
+            service.with_breached_passwords(
+                Arc::new(change_password::web::hibp::HibpRangeApi::new(&url).unwrap()),
+                change_password::domain::breached::WhenUnavailable::Accept,
+            )
+        } else {
+            service
+        };
+        out.push((
+            name,
+            Arc::new(Handler::new(service, None)),
+            store,
+            record.clone(),
+        ));
+    }
+    out
+}
+
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -129,6 +206,34 @@ fn benches(c: &mut Criterion) {
             assert_eq!(r["statusCode"], 200);
         })
     });
+    g.finish();
+
+    // The configuration people run: the default history of 5, full (a change runs 7 argon2:
+    // the current password, 5 old ones, the new hash), with the breached-password check off
+    // and on against a range API answering in 50 ms (a fake on loopback). Each iteration
+    // starts from the same record and changes to a password not seen before (so that neither
+    // the history nor the range cache decides early).
+    let full = full_history_handlers(&rt, settings);
+    let mut g = c.benchmark_group("defaults_history5_full");
+    g.sample_size(20);
+    for (name, h, store, record) in &full {
+        let mut i = 0u64;
+        g.bench_function(*name, |b| {
+            b.iter_batched(
+                || {
+                    store.put(record.clone());
+                    i += 1;
+                    event(A, &format!("violet-Harbor-Lantern-{i}"))
+                },
+                |e| {
+                    let r = rt.block_on(h.handle_event(e, context())).unwrap();
+                    assert_eq!(r["statusCode"], 200);
+                    assert!(!r["body"].as_str().unwrap().contains("Unavailable"));
+                },
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
     g.finish();
 
     let mut g = c.benchmark_group("parts");

@@ -16,6 +16,7 @@ use crate::domain::password_hashing::Argon2Hasher;
 use crate::domain::pepper::{PepperSource, StaticPepper};
 use crate::edge::authorizer::Authorizer;
 use crate::edge::handler::Handler;
+use crate::web::hibp::HibpRangeApi;
 use aws_config::SdkConfig;
 use std::sync::Arc;
 
@@ -58,9 +59,17 @@ pub fn build_with_jwks_penalty(
         ))),
         None => service,
     };
+    let service = match &config.breached_check {
+        Some(url) => {
+            service.with_breached_passwords(Arc::new(HibpRangeApi::new(url)?), config.breached_fail)
+        }
+        None => service,
+    };
     let verifier = token_verifier(config, sdk, jwks_penalty)?;
     Ok(Arc::new(
-        Handler::new(service, verifier).with_audience(config.tokens.audience.clone()),
+        Handler::new(service, verifier)
+            .with_audience(config.tokens.audience.clone())
+            .with_max_auth_age(config.max_auth_age),
     ))
 }
 

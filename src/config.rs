@@ -1,5 +1,6 @@
 //! Configuration from the environment (SPEC §6), read and checked once at start-up.
 
+use crate::domain::breached::WhenUnavailable;
 use crate::domain::change_password::ProtectionSettings;
 use crate::domain::password_hashing::Argon2Settings;
 use crate::domain::password_policy::PasswordPolicy;
@@ -32,6 +33,12 @@ pub struct Config {
     pub tokens: TokenSettings,
     /// `COGNITO_USER_POOL_ID`: a committed change also revokes the user's refresh tokens.
     pub cognito_user_pool_id: Option<String>,
+    /// `BREACHED_PASSWORD_CHECK=hibp`: the range API's base URL (`HIBP_API_URL`).
+    pub breached_check: Option<String>,
+    /// `BREACHED_PASSWORD_FAIL`.
+    pub breached_fail: WhenUnavailable,
+    /// `MAX_AUTH_AGE_SECONDS`: the user must have signed in at most this long ago.
+    pub max_auth_age: Option<u64>,
 }
 
 /// Every variable the function reads (besides the SDK's and the Lambda runtime's own).
@@ -52,7 +59,14 @@ pub const VARIABLES: &[&str] = &[
     "JWT_JWKS_URL",
     "JWT_HS256_SECRET_ID",
     "COGNITO_USER_POOL_ID",
+    "BREACHED_PASSWORD_CHECK",
+    "HIBP_API_URL",
+    "BREACHED_PASSWORD_FAIL",
+    "MAX_AUTH_AGE_SECONDS",
 ];
+
+/// The range API of Have I Been Pwned's Pwned Passwords.
+pub const DEFAULT_HIBP_API_URL: &str = "https://api.pwnedpasswords.com";
 
 /// NIST SP 800-63B-4 §3.2.2: no more than 100 consecutive failed attempts on one account.
 pub const MAX_LOCKOUT_THRESHOLD: u32 = 100;
@@ -181,6 +195,40 @@ impl Config {
                 ));
             }
         }
+        let breached_check = match get("BREACHED_PASSWORD_CHECK").as_deref() {
+            None | Some("off") => None,
+            Some("hibp") => {
+                let url = get("HIBP_API_URL").unwrap_or_else(|| DEFAULT_HIBP_API_URL.into());
+                crate::web::https::check_url(&url).map_err(|p| bad("HIBP_API_URL", &p))?;
+                Some(url)
+            }
+            Some(other) => {
+                return Err(bad(
+                    "BREACHED_PASSWORD_CHECK",
+                    &format!("{other:?} is neither off nor hibp"),
+                ));
+            }
+        };
+        let breached_fail = match get("BREACHED_PASSWORD_FAIL").as_deref() {
+            None | Some("open") => WhenUnavailable::Accept,
+            Some("closed") => WhenUnavailable::Refuse,
+            Some(other) => {
+                return Err(bad(
+                    "BREACHED_PASSWORD_FAIL",
+                    &format!("{other:?} is neither open nor closed"),
+                ));
+            }
+        };
+        let max_auth_age: Option<u64> = match get("MAX_AUTH_AGE_SECONDS") {
+            None => None,
+            Some(_) => Some(number(&get, "MAX_AUTH_AGE_SECONDS", 0)?),
+        };
+        if max_auth_age == Some(0) {
+            return Err(bad(
+                "MAX_AUTH_AGE_SECONDS",
+                "must be at least 1 (unset it to require no recent sign-in)",
+            ));
+        }
         let tokens = TokenSettings {
             issuer,
             audience: get("JWT_AUDIENCE")
@@ -202,6 +250,9 @@ impl Config {
             pepper_secret_id: get("PEPPER_SECRET_ID"),
             tokens,
             cognito_user_pool_id,
+            breached_check,
+            breached_fail,
+            max_auth_age,
         })
     }
 }
@@ -268,6 +319,52 @@ mod tests {
             assert_eq!(err.variable, named, "{var}={value}: {err}");
             assert!(err.to_string().contains(named));
         }
+    }
+
+    #[test]
+    fn breached_check_and_recent_sign_in() {
+        let base = [("USERS_TABLE", "t")];
+        let c = config(&base).unwrap();
+        assert_eq!((c.breached_check, c.max_auth_age), (None, None));
+        assert_eq!(c.breached_fail, WhenUnavailable::Accept);
+        let c = config(&[("USERS_TABLE", "t"), ("BREACHED_PASSWORD_CHECK", "hibp")]).unwrap();
+        assert_eq!(c.breached_check.as_deref(), Some(DEFAULT_HIBP_API_URL));
+        let c = config(&[
+            ("USERS_TABLE", "t"),
+            ("BREACHED_PASSWORD_CHECK", "hibp"),
+            ("HIBP_API_URL", "http://127.0.0.1:8000"),
+            ("BREACHED_PASSWORD_FAIL", "closed"),
+            ("MAX_AUTH_AGE_SECONDS", "300"),
+        ])
+        .unwrap();
+        assert_eq!(c.breached_check.as_deref(), Some("http://127.0.0.1:8000"));
+        assert_eq!(c.breached_fail, WhenUnavailable::Refuse);
+        assert_eq!(c.max_auth_age, Some(300));
+        let var = |pairs: &[(&str, &str)]| config(pairs).unwrap_err().variable;
+        assert_eq!(
+            var(&[("USERS_TABLE", "t"), ("BREACHED_PASSWORD_CHECK", "yes")]),
+            "BREACHED_PASSWORD_CHECK"
+        );
+        assert_eq!(
+            var(&[
+                ("USERS_TABLE", "t"),
+                ("BREACHED_PASSWORD_CHECK", "hibp"),
+                ("HIBP_API_URL", "http://hibp.example")
+            ]),
+            "HIBP_API_URL"
+        );
+        assert_eq!(
+            var(&[("USERS_TABLE", "t"), ("BREACHED_PASSWORD_FAIL", "maybe")]),
+            "BREACHED_PASSWORD_FAIL"
+        );
+        assert_eq!(
+            var(&[("USERS_TABLE", "t"), ("MAX_AUTH_AGE_SECONDS", "0")]),
+            "MAX_AUTH_AGE_SECONDS"
+        );
+        assert_eq!(
+            var(&[("USERS_TABLE", "t"), ("MAX_AUTH_AGE_SECONDS", "soon")]),
+            "MAX_AUTH_AGE_SECONDS"
+        );
     }
 
     #[test]

@@ -74,12 +74,16 @@ NEW_METRICS = ["TokenRevoked", "AuthorizerAllowed", "AuthorizerDenied", "Authori
 
 # SPEC.md section 6: the variables the function reads (the AWS_ENDPOINT_URL* overrides are
 # for local emulators only and must never be set by the template).
-SPEC_VARIABLES = [
-    "USERS_TABLE", "ARGON2_MEMORY_KIB", "ARGON2_ITERATIONS", "ARGON2_PARALLELISM",
-    "PEPPER_SECRET_ID", "PASSWORD_MIN_LENGTH", "PASSWORD_MAX_LENGTH", "PASSWORD_MIN_SCORE",
-    "PASSWORD_HISTORY", "LOCKOUT_THRESHOLD", "LOCKOUT_SECONDS", "JWT_ISSUER", "JWT_AUDIENCE",
-    "JWT_JWKS_URL", "JWT_HS256_SECRET_ID", "COGNITO_USER_POOL_ID",
-]
+def _config_variables():
+    """The variables the function reads: `VARIABLES` in src/config.rs."""
+    import re
+    source = (ROOT / "src" / "config.rs").read_text()
+    block = source[source.index("pub const VARIABLES"):]
+    block = block[: block.index("];")]
+    return re.findall(r'"([A-Z0-9_]+)"', block)
+
+
+SPEC_VARIABLES = _config_variables()
 
 PSEUDO_PARAMETERS = {
     "AWS::AccountId", "AWS::NotificationARNs", "AWS::NoValue", "AWS::Partition",
@@ -797,7 +801,8 @@ class TemplateTest(unittest.TestCase):
         ExistingUsersTableName="workspace-users-production",
         PepperSecretArn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:change-password/pepper-AbCdEf",
         CognitoUserPoolId="eu-west-1_AbCdEf123", RevokeRefreshTokensOnChange="true",
-        CognitoAppClientIds="1example23456789abcdefghij,2example23456789abcdefghij")
+        CognitoAppClientIds="1example23456789abcdefghij,2example23456789abcdefghij",
+        BreachedPasswordCheck="hibp", BreachedPasswordFail="closed", MaxAuthAgeSeconds=86400)
     VARIATIONS = {
         "PasswordMinLength": 14, "LogLevel": "DEBUG", "EnableTracing": "true",
         "ExistingUsersTableName": "users-prod",
@@ -809,13 +814,15 @@ class TemplateTest(unittest.TestCase):
         "RevokeRefreshTokensOnChange": "true",
         "ExistingUsersTableStreamArn": "arn:aws:dynamodb:eu-west-1:123456789012:table/users-prod/stream/2026-01-01T00:00:00.000",
         "SecurityEventBusArn": "arn:aws:events:eu-west-1:123456789012:event-bus/security",
+        "BreachedPasswordCheck": "off", "BreachedPasswordFail": "closed", "MaxAuthAgeSeconds": 300,
     }
 
     def test_version_description_changes_exactly_when_the_version_configuration_does(self):
         self.assert_version_description_follows_the_configuration(
             FUNCTION, self.LONGEST_VALUES, self.VARIATIONS,
-            extras=({}, {"EnableFunctionUrl": "true"}, {"RevokeRefreshTokensOnChange": "true"}),
-            min_changes=12)
+            extras=({}, {"EnableFunctionUrl": "true"}, {"RevokeRefreshTokensOnChange": "true"},
+                    {"MaxAuthAgeSeconds": 0}),
+            min_changes=15)
 
     # -- issue 13: token-authorizer ------------------------------------------------------------
 
@@ -1508,3 +1515,31 @@ class DocsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RecentSignInAndBreachedPasswordsTest(unittest.TestCase):
+    """Issue 14: the breached-password check and the recent sign-in, as template parameters."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.t = load_template()
+        cls.params = cls.t["Parameters"]
+        cls.env = cls.t["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"]
+
+    def test_production_defaults(self):
+        self.assertEqual(self.params["BreachedPasswordCheck"]["Default"], "hibp")
+        self.assertEqual(sorted(self.params["BreachedPasswordCheck"]["AllowedValues"]), ["hibp", "off"])
+        self.assertEqual(self.params["BreachedPasswordFail"]["Default"], "open")
+        self.assertEqual(sorted(self.params["BreachedPasswordFail"]["AllowedValues"]), ["closed", "open"])
+        self.assertEqual(self.params["MaxAuthAgeSeconds"]["Default"], 900)
+
+    def test_the_function_reads_them(self):
+        self.assertEqual(self.env["BREACHED_PASSWORD_CHECK"], {"Ref": "BreachedPasswordCheck"})
+        self.assertEqual(self.env["BREACHED_PASSWORD_FAIL"], {"Ref": "BreachedPasswordFail"})
+        # 0 turns the requirement off: the variable is then not set at all.
+        self.assertEqual(self.env["MAX_AUTH_AGE_SECONDS"],
+                         {"Fn::If": ["RequireRecentSignIn", {"Ref": "MaxAuthAgeSeconds"}, NO_VALUE]})
+        self.assertEqual(self.t["Conditions"]["RequireRecentSignIn"],
+                         {"Fn::Not": [{"Fn::Equals": [{"Ref": "MaxAuthAgeSeconds"}, 0]}]})
+        # The range API's default URL is the function's own: not overridden in production.
+        self.assertNotIn("HIBP_API_URL", self.env)

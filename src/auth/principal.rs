@@ -51,6 +51,19 @@ pub enum PrincipalError {
     /// 403: a machine (client-credentials) token.
     #[error("machine tokens cannot change a password")]
     MachineToken,
+    /// 401 with an RFC 9470 challenge: the user signed in longer ago than `max_age` seconds
+    /// (or the token does not say when).
+    #[error("the sign-in is older than {max_age} seconds")]
+    SignInTooOld { max_age: u64 },
+}
+
+impl Principal {
+    /// Whether the user signed in (`auth_time`) at most `max_age` seconds before `now`.
+    pub fn signed_in_within(&self, max_age: u64, now: i64) -> bool {
+        self.token
+            .auth_time
+            .is_some_and(|at| now.saturating_sub(at) <= max_age as i64)
+    }
 }
 
 /// Resolves the caller from the authorizer context, in SPEC §3 order: the first source present

@@ -4,6 +4,9 @@ use crate::domain::account::AccountRecord;
 use crate::domain::account_store::{
     AccountStore, Attempt, AttemptLimit, PasswordChange, Reservation, StoreError,
 };
+use crate::domain::breached::{
+    Breach, BreachedPasswords, PendingLookup, WhenUnavailable, breached_issue, unavailable_warning,
+};
 use crate::domain::hashing_tasks::{HashingTasks, TaskError};
 use crate::domain::issue::{Field, Issue, codes};
 use crate::domain::password_hashing::{PasswordHashing, PepperKeys};
@@ -160,6 +163,14 @@ pub struct ChangePasswordService<S> {
     protection: ProtectionSettings,
     clock: Clock,
     revoker: Option<Arc<dyn RefreshTokenRevoker>>,
+    breached: Option<(Arc<dyn BreachedPasswords>, WhenUnavailable)>,
+}
+
+/// A request that failed validation: its errors, and the new password (after NFKC) when one
+/// was given, for the breached-password check to report with them.
+struct Invalid {
+    errors: Vec<Issue>,
+    new: Option<String>,
 }
 
 impl<S: AccountStore> ChangePasswordService<S> {
@@ -179,7 +190,23 @@ impl<S: AccountStore> ChangePasswordService<S> {
             protection,
             clock,
             revoker: None,
+            breached: None,
         }
+    }
+
+    /// New passwords are also looked up in `corpus`; `when_unavailable` says what a request
+    /// does when it cannot be asked.
+    pub fn with_breached_passwords(
+        mut self,
+        corpus: Arc<dyn BreachedPasswords>,
+        when_unavailable: WhenUnavailable,
+    ) -> Self {
+        self.breached = Some((corpus, when_unavailable));
+        self
+    }
+
+    fn corpus(&self) -> Option<&dyn BreachedPasswords> {
+        self.breached.as_ref().map(|(corpus, _)| corpus.as_ref())
     }
 
     /// After each committed change, the user's refresh tokens are revoked with `revoker`.
@@ -224,7 +251,12 @@ impl<S: AccountStore> ChangePasswordService<S> {
         }
         // 5. Validation: every Type 0 error together; no argon2, no write.
         let (token, origin) = (request.token.clone(), request.origin.clone());
-        let (passwords, warnings) = self.validate(&account, request)?;
+        let (passwords, mut warnings) = match self.validate(&account, request) {
+            Ok(valid) => valid,
+            Err(invalid) => return Err(self.with_breach_finding(invalid).await),
+        };
+        // The breached-password lookup runs alongside step 6's argon2 and step 7's.
+        let lookup = PendingLookup::start(self.corpus(), &passwords.new);
         let pepper = self
             .pepper
             .keys()
@@ -245,9 +277,21 @@ impl<S: AccountStore> ChangePasswordService<S> {
                 None => Ok(()),
             }
         };
-        let (cleared, prepared) =
-            tokio::join!(clear, self.prepare(&account, &passwords, &pepper, now));
+        let (cleared, prepared, breach) = tokio::join!(
+            clear,
+            self.prepare(&account, &passwords, &pepper, now),
+            lookup.finish()
+        );
         cleared?;
+        // The breach finding is a validation error (step 5), so it comes before step 7's.
+        match breach {
+            Breach::Found(n) => return Err(ChangeError::Invalid(vec![breached_issue(n)])),
+            Breach::Unavailable(why) => match self.breached.as_ref().map(|(_, w)| *w) {
+                Some(WhenUnavailable::Refuse) => return Err(ChangeError::Unavailable(why)),
+                _ => warnings.push(unavailable_warning()),
+            },
+            Breach::Clean | Breach::NotChecked => {}
+        }
         // 7. History (inside `prepare`), then 8. the conditional write.
         let change = PasswordChange {
             session: token.session.clone(),
@@ -282,13 +326,27 @@ impl<S: AccountStore> ChangePasswordService<S> {
         }
     }
 
+    /// A request that breaks local rules is also checked against the corpus, so that every
+    /// Type 0 error comes at once; no attempt is reserved for it.
+    async fn with_breach_finding(&self, mut invalid: Invalid) -> ChangeError {
+        if let Some(new) = &invalid.new
+            && let Breach::Found(n) = PendingLookup::start(self.corpus(), new).finish().await
+        {
+            invalid.errors.push(breached_issue(n));
+        }
+        ChangeError::Invalid(invalid.errors)
+    }
+
     fn validate(
         &self,
         account: &AccountRecord,
         request: ChangeRequest,
-    ) -> Result<(Passwords, Vec<Issue>), ChangeError> {
+    ) -> Result<(Passwords, Vec<Issue>), Invalid> {
         if !request.input_issues.is_empty() {
-            return Err(ChangeError::Invalid(request.input_issues));
+            return Err(Invalid {
+                errors: request.input_issues,
+                new: None,
+            });
         }
         let mut errors = Vec::new();
         let present = |value: Option<String>, field: Field, errors: &mut Vec<Issue>| match value {
@@ -340,7 +398,7 @@ impl<S: AccountStore> ChangePasswordService<S> {
                     warnings,
                 ))
             }
-            _ => Err(ChangeError::Invalid(errors)),
+            (_, _, new) => Err(Invalid { errors, new }),
         }
     }
 

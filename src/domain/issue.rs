@@ -115,6 +115,8 @@ pub mod codes {
     pub const INTERNAL_ERROR: &str = "InternalError";
     pub const TOKEN_IN_QUERY_STRING: &str = "TokenInQueryString";
     pub const PASSWORD_ALREADY_CHANGED: &str = "PasswordAlreadyChanged";
+    pub const PASSWORD_BREACHED: &str = "PasswordBreached";
+    pub const BREACHED_PASSWORD_CHECK_UNAVAILABLE: &str = "BreachedPasswordCheckUnavailable";
 
     /// Every code above.
     pub const ALL: &[&str] = &[
@@ -135,5 +137,7 @@ pub mod codes {
         INTERNAL_ERROR,
         TOKEN_IN_QUERY_STRING,
         PASSWORD_ALREADY_CHANGED,
+        PASSWORD_BREACHED,
+        BREACHED_PASSWORD_CHECK_UNAVAILABLE,
     ];
 }

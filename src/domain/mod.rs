@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod account_store;
+pub mod breached;
 pub mod change_password;
 pub mod hashing_tasks;
 pub mod issue;

@@ -40,6 +40,8 @@ pub struct Handler<S> {
     tokens: Option<TokenVerifier>,
     /// `JWT_AUDIENCE`: also required of authorizer claims when not empty.
     audience: Vec<String>,
+    /// `MAX_AUTH_AGE_SECONDS`.
+    max_auth_age: Option<u64>,
 }
 
 impl<S: AccountStore> Handler<S> {
@@ -49,7 +51,14 @@ impl<S: AccountStore> Handler<S> {
             service,
             tokens,
             audience: Vec::new(),
+            max_auth_age: None,
         }
+    }
+
+    /// The caller must have signed in at most `seconds` ago (SPEC §3, RFC 9470).
+    pub fn with_max_auth_age(mut self, seconds: Option<u64>) -> Self {
+        self.max_auth_age = seconds;
+        self
     }
 
     /// Authorizer claims must carry one of these client ids too (`aud` or `client_id`).
@@ -255,6 +264,15 @@ impl<S: AccountStore> Handler<S> {
                 return (Outcome::Failed(ChangeError::Unavailable(why)), None);
             }
         };
+        if let Some(max_age) = self.max_auth_age {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            if !caller.principal.signed_in_within(max_age, now) {
+                return (
+                    Outcome::Refused(PrincipalError::SignInTooOld { max_age }),
+                    None,
+                );
+            }
+        }
         tracing::debug!(source = caller.principal.source.as_str(), "caller resolved");
         // 3-8. The use case; the body's shape is judged at its validation step.
         let change_request = if facts.body_unreadable {

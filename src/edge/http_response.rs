@@ -94,6 +94,18 @@ pub fn render(outcome: &Outcome, extra_warnings: Vec<Issue>, info: &RequestInfo<
                 info,
                 &[(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
             ),
+            PrincipalError::SignInTooOld { max_age } => problem(
+                S::UNAUTHORIZED,
+                "SignInRequired",
+                "Changing the password needs a recent sign-in. Sign in again, then retry.",
+                info,
+                &[(
+                    header::WWW_AUTHENTICATE,
+                    &format!(
+                        "Bearer error=\"insufficient_user_authentication\", error_description=\"A more recent authentication is required\", max_age=\"{max_age}\""
+                    ),
+                )],
+            ),
             PrincipalError::ApiKeyCaller | PrincipalError::MachineToken => problem(
                 S::FORBIDDEN,
                 "Forbidden",
@@ -256,7 +268,7 @@ fn problem(
     code: &'static str,
     detail: &str,
     info: &RequestInfo<'_>,
-    headers: &[(header::HeaderName, &'static str)],
+    headers: &[(header::HeaderName, &str)],
 ) -> Rendered {
     let body = json!({
         "type": problem_type(status),
@@ -268,9 +280,9 @@ fn problem(
     });
     let mut response = respond(status, "application/problem+json", body);
     for (name, value) in headers {
-        response
-            .headers_mut()
-            .insert(name.clone(), HeaderValue::from_static(value));
+        if let Ok(value) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(name.clone(), value);
+        }
     }
     Rendered { response, code }
 }
