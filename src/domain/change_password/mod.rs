@@ -1,15 +1,20 @@
 //! The change-password use case (SPEC §4 order of checks), independent of Lambda and AWS.
+//!
+//! [`ChangePasswordService::change`] reads as the order of checks; the steps live beside it:
+//! [`attempts`] (step 6: the reserved attempt, the current password, a retried change) and
+//! [`write`] (steps 7-8: the history, the conditional write, and what follows a change).
+
+mod attempts;
+mod write;
 
 use crate::domain::account::AccountRecord;
-use crate::domain::account_store::{
-    AccountStore, Attempt, AttemptLimit, PasswordChange, Reservation, StoreError,
-};
+use crate::domain::account_store::{AccountStore, PasswordChange, StoreError};
 use crate::domain::breached::{
     Breach, BreachedPasswords, PendingLookup, WhenUnavailable, breached_issue, unavailable_warning,
 };
 use crate::domain::hashing_tasks::{HashingTasks, TaskError};
 use crate::domain::issue::{Field, Issue, codes};
-use crate::domain::password_hashing::{PasswordHashing, PepperKeys};
+use crate::domain::password_hashing::PasswordHashing;
 use crate::domain::password_policy::{Identifiers, PasswordPolicy, normalize};
 use crate::domain::pepper::PepperSource;
 use crate::domain::sessions::{RefreshTokenRevoker, RequestOrigin, TokenFacts};
@@ -312,20 +317,6 @@ impl<S: AccountStore> ChangePasswordService<S> {
         Ok(changed)
     }
 
-    /// After a committed change: the user's refresh tokens, when a revoker is configured. A
-    /// failure or a time-out never undoes or fails the change.
-    async fn revoke_refresh_tokens(&self, user_id: &str, token: &TokenFacts) -> RefreshTokens {
-        let Some(revoker) = &self.revoker else {
-            return RefreshTokens::Kept;
-        };
-        let revoke = revoker.revoke(user_id, token.username.as_deref());
-        match tokio::time::timeout(REVOKE_TIMEOUT, revoke).await {
-            Ok(Ok(())) => RefreshTokens::Revoked,
-            Ok(Err(e)) => RefreshTokens::RevocationFailed(e.to_string()),
-            Err(_) => RefreshTokens::RevocationFailed("timed out".into()),
-        }
-    }
-
     /// A request that breaks local rules is also checked against the corpus, so that every
     /// Type 0 error comes at once; no attempt is reserved for it.
     async fn with_breach_finding(&self, mut invalid: Invalid) -> ChangeError {
@@ -401,205 +392,4 @@ impl<S: AccountStore> ChangePasswordService<S> {
             (_, _, new) => Err(Invalid { errors, new }),
         }
     }
-
-    /// Takes one attempt before any argon2 work; `None` when the lockout is off.
-    async fn reserve(&self, user_id: &str, now: i64) -> Result<Option<Attempt>, ChangeError> {
-        let threshold = self.protection.lockout_threshold;
-        if threshold == 0 {
-            return Ok(None);
-        }
-        let limit = AttemptLimit {
-            threshold,
-            lock_seconds: self.protection.lockout_seconds,
-            now,
-        };
-        match self.store.reserve_attempt(user_id, limit).await {
-            Ok(Reservation::Taken(attempt)) => Ok(Some(attempt)),
-            Ok(Reservation::Locked(until)) => Err(ChangeError::AccountLocked {
-                retry_after: until.saturating_sub(now).max(1) as u64,
-            }),
-            // The record vanished between the read and the reservation.
-            Err(StoreError::ConditionFailed) => Err(ChangeError::AccountNotFound),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Whether the current password verifies; for a hash imported from a system that did not
-    /// normalise, the form as received is tried too.
-    async fn current_matches(
-        &self,
-        account: &AccountRecord,
-        passwords: &Passwords,
-        pepper: &Arc<PepperKeys>,
-    ) -> Result<bool, ChangeError> {
-        let Some(stored) = &account.password_hash else {
-            return Ok(false);
-        };
-        for candidate in std::iter::once(&passwords.current).chain(&passwords.current_raw) {
-            let matched = self.tasks.verify(candidate, stored, pepper).await?;
-            tracing::debug!(matched, "current password verified");
-            if matched {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    /// The current password was wrong: a retry of the last change is answered as done and
-    /// gives its attempt back; anything else counts.
-    async fn wrong_current(
-        &self,
-        account: &AccountRecord,
-        passwords: &Passwords,
-        pepper: &Arc<PepperKeys>,
-        attempt: Option<Attempt>,
-        now: i64,
-        mut warnings: Vec<Issue>,
-    ) -> Result<Changed, ChangeError> {
-        if self.is_retry(account, passwords, pepper, now).await? {
-            if let Some(attempt) = attempt {
-                self.store
-                    .release_attempt(&account.user_id, attempt)
-                    .await?;
-            }
-            warnings.push(Issue::warning(
-                codes::PASSWORD_ALREADY_CHANGED,
-                None,
-                "This change had already been made; nothing was changed again.",
-            ));
-            return Ok(Changed {
-                warnings,
-                new_version: account.password_version.unwrap_or(0),
-                retried: true,
-                refresh_tokens: RefreshTokens::Kept,
-            });
-        }
-        let threshold = self.protection.lockout_threshold;
-        Err(match attempt {
-            Some(Attempt {
-                lock: Some(until), ..
-            }) => ChangeError::AccountLocked {
-                retry_after: until.saturating_sub(now).max(1) as u64,
-            },
-            Some(Attempt { used, .. }) => ChangeError::CurrentPasswordIncorrect {
-                remaining_attempts: Some(threshold.saturating_sub(used)),
-            },
-            None => ChangeError::CurrentPasswordIncorrect {
-                remaining_attempts: None,
-            },
-        })
-    }
-
-    /// Whether the request is the change that succeeded last, under 10 minutes ago: its new
-    /// password is the current one and its current password the previous one. The new
-    /// password is checked first, so that this is no oracle for the previous password.
-    async fn is_retry(
-        &self,
-        account: &AccountRecord,
-        passwords: &Passwords,
-        pepper: &Arc<PepperKeys>,
-        now: i64,
-    ) -> Result<bool, ChangeError> {
-        let recent = account
-            .changed_at_epoch()
-            .is_some_and(|at| (0..RETRY_WINDOW_SECONDS).contains(&(now - at)));
-        let (Some(stored), Some(previous)) =
-            (&account.password_hash, &account.previous_password_hash)
-        else {
-            return Ok(false);
-        };
-        if !recent || !self.tasks.verify(&passwords.new, stored, pepper).await? {
-            return Ok(false);
-        }
-        for candidate in std::iter::once(&passwords.current).chain(&passwords.current_raw) {
-            if self.tasks.verify(candidate, previous, pepper).await? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    /// Step 7 (the history) and the write that step 8 makes (its session and origin are the
-    /// request's).
-    async fn prepare(
-        &self,
-        account: &AccountRecord,
-        passwords: &Passwords,
-        pepper: &Arc<PepperKeys>,
-        now: i64,
-    ) -> Result<PasswordChange, ChangeError> {
-        let depth = self.protection.history_depth;
-        let history: Vec<String> = account
-            .password_history
-            .iter()
-            .take(depth)
-            .cloned()
-            .collect();
-        if depth > 0
-            && self
-                .tasks
-                .any_matches(&passwords.new, &history, pepper)
-                .await?
-        {
-            return Err(ChangeError::PasswordReused { depth });
-        }
-        let new_hash = self.tasks.hash(&passwords.new, pepper).await?;
-        let expected_hash = account.password_hash.clone().unwrap_or_default();
-        let mut new_history = Vec::with_capacity(depth);
-        if depth > 0 {
-            new_history.push(expected_hash.clone());
-            new_history.extend(history.into_iter().take(depth - 1));
-        }
-        Ok(PasswordChange {
-            user_id: account.user_id.clone(),
-            expected_hash,
-            expected_version: account.password_version,
-            new_hash,
-            new_version: account.password_version.unwrap_or(0) + 1,
-            changed_at: rfc3339(now),
-            history: new_history,
-            now,
-            session: Default::default(),
-            origin: Default::default(),
-        })
-    }
-
-    /// The conditional write failed. Our own write, applied by an attempt whose answer was
-    /// lost and then retried, explains it (the change is done); else a lock that arrived
-    /// meanwhile; else another change won the race. When the record cannot be read again, the
-    /// outcome is unknown: 503, never 409.
-    async fn explain_lost_write(
-        &self,
-        change: &PasswordChange,
-        warnings: Vec<Issue>,
-    ) -> Result<Changed, ChangeError> {
-        let account = self.store.load(&change.user_id).await.map_err(|e| {
-            ChangeError::Unavailable(format!("the write's outcome is unknown: {e}"))
-        })?;
-        match account {
-            Some(account) if account.password_hash.as_deref() == Some(change.new_hash.as_str()) => {
-                Ok(Changed {
-                    warnings,
-                    new_version: change.new_version,
-                    retried: false,
-                    refresh_tokens: RefreshTokens::Kept,
-                })
-            }
-            Some(account) => Err(match account.lock_remaining(change.now) {
-                Some(retry_after) => ChangeError::AccountLocked { retry_after },
-                None => ChangeError::Conflict,
-            }),
-            None => Err(ChangeError::AccountNotFound),
-        }
-    }
-}
-
-fn rfc3339(epoch_seconds: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(epoch_seconds)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }

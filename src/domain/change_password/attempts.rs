@@ -1,0 +1,135 @@
+//! Step 6 of the change: an attempt reserved before any argon2 work, the current password
+//! (and, for a hash imported unnormalised, its raw form), and what a wrong one answers: a retry
+//! of the last change, or a counted attempt.
+
+use super::{
+    ChangeError, ChangePasswordService, Changed, Passwords, RETRY_WINDOW_SECONDS, RefreshTokens,
+};
+use crate::domain::account::AccountRecord;
+use crate::domain::account_store::{AccountStore, Attempt, AttemptLimit, Reservation, StoreError};
+use crate::domain::issue::{Issue, codes};
+use crate::domain::password_hashing::PepperKeys;
+use std::sync::Arc;
+
+impl<S: AccountStore> ChangePasswordService<S> {
+    /// Takes one attempt before any argon2 work; `None` when the lockout is off.
+    pub(super) async fn reserve(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Option<Attempt>, ChangeError> {
+        let threshold = self.protection.lockout_threshold;
+        if threshold == 0 {
+            return Ok(None);
+        }
+        let limit = AttemptLimit {
+            threshold,
+            lock_seconds: self.protection.lockout_seconds,
+            now,
+        };
+        match self.store.reserve_attempt(user_id, limit).await {
+            Ok(Reservation::Taken(attempt)) => Ok(Some(attempt)),
+            Ok(Reservation::Locked(until)) => Err(ChangeError::AccountLocked {
+                retry_after: until.saturating_sub(now).max(1) as u64,
+            }),
+            // The record vanished between the read and the reservation.
+            Err(StoreError::ConditionFailed) => Err(ChangeError::AccountNotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether the current password verifies; for a hash imported from a system that did not
+    /// normalise, the form as received is tried too.
+    pub(super) async fn current_matches(
+        &self,
+        account: &AccountRecord,
+        passwords: &Passwords,
+        pepper: &Arc<PepperKeys>,
+    ) -> Result<bool, ChangeError> {
+        let Some(stored) = &account.password_hash else {
+            return Ok(false);
+        };
+        for candidate in std::iter::once(&passwords.current).chain(&passwords.current_raw) {
+            let matched = self.tasks.verify(candidate, stored, pepper).await?;
+            tracing::debug!(matched, "current password verified");
+            if matched {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The current password was wrong: a retry of the last change is answered as done and
+    /// gives its attempt back; anything else counts.
+    pub(super) async fn wrong_current(
+        &self,
+        account: &AccountRecord,
+        passwords: &Passwords,
+        pepper: &Arc<PepperKeys>,
+        attempt: Option<Attempt>,
+        now: i64,
+        mut warnings: Vec<Issue>,
+    ) -> Result<Changed, ChangeError> {
+        if self.is_retry(account, passwords, pepper, now).await? {
+            if let Some(attempt) = attempt {
+                self.store
+                    .release_attempt(&account.user_id, attempt)
+                    .await?;
+            }
+            warnings.push(Issue::warning(
+                codes::PASSWORD_ALREADY_CHANGED,
+                None,
+                "This change had already been made; nothing was changed again.",
+            ));
+            return Ok(Changed {
+                warnings,
+                new_version: account.password_version.unwrap_or(0),
+                retried: true,
+                refresh_tokens: RefreshTokens::Kept,
+            });
+        }
+        let threshold = self.protection.lockout_threshold;
+        Err(match attempt {
+            Some(Attempt {
+                lock: Some(until), ..
+            }) => ChangeError::AccountLocked {
+                retry_after: until.saturating_sub(now).max(1) as u64,
+            },
+            Some(Attempt { used, .. }) => ChangeError::CurrentPasswordIncorrect {
+                remaining_attempts: Some(threshold.saturating_sub(used)),
+            },
+            None => ChangeError::CurrentPasswordIncorrect {
+                remaining_attempts: None,
+            },
+        })
+    }
+
+    /// Whether the request is the change that succeeded last, under 10 minutes ago: its new
+    /// password is the current one and its current password the previous one. The new
+    /// password is checked first, so that this is no oracle for the previous password.
+    pub(super) async fn is_retry(
+        &self,
+        account: &AccountRecord,
+        passwords: &Passwords,
+        pepper: &Arc<PepperKeys>,
+        now: i64,
+    ) -> Result<bool, ChangeError> {
+        let recent = account
+            .changed_at_epoch()
+            .is_some_and(|at| (0..RETRY_WINDOW_SECONDS).contains(&(now - at)));
+        let (Some(stored), Some(previous)) =
+            (&account.password_hash, &account.previous_password_hash)
+        else {
+            return Ok(false);
+        };
+        if !recent || !self.tasks.verify(&passwords.new, stored, pepper).await? {
+            return Ok(false);
+        }
+        for candidate in std::iter::once(&passwords.current).chain(&passwords.current_raw) {
+            if self.tasks.verify(candidate, previous, pepper).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
