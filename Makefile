@@ -15,7 +15,7 @@ help:
 	@echo "make run   - build, start moto, seed demo users, serve the function on 127.0.0.1:9000"
 	@echo "make test  - install what is needed, start moto, run every test and lint"
 	@echo "make bench - benchmarks (criterion, cold start, peak RSS, ratio against argon2-cffi)"
-	@echo "make fuzz  - cargo fuzz of raw events for FUZZ_SECONDS (default 120)"
+	@echo "make fuzz  - cargo fuzz of both targets for FUZZ_SECONDS each (default 120)"
 	@echo "make sam-build - sam build of template.yaml (arm64, cargo-lambda)"
 	@echo "make lint  - cargo fmt --check, clippy -D warnings, cfn-lint, sam validate, template tests, openapi validation"
 
@@ -101,13 +101,19 @@ bench: venv
 	$(PY) scripts/bench_ratio.py
 	$(PY) scripts/bench_charts.py --label "$$(date -u +%Y-%m-%d), commit $$(git describe --always --dirty 2>/dev/null || echo unknown)" && $(PY) scripts/bench_charts.py --check
 
-# cargo fuzz (libFuzzer) from raw event bytes to a response, for FUZZ_SECONDS. The stable
-# toolchain runs it with RUSTC_BOOTSTRAP=1 (cargo fuzz passes -Z sanitizer flags).
+# cargo fuzz (libFuzzer), each target for FUZZ_SECONDS: raw event bytes to a response
+# (event_to_response), and the same with the token verifier and the lockout on
+# (tokens_and_lockout). New inputs the fuzzers find are written into fuzz/corpus/<target>/,
+# which is committed: the next run starts from them. The stable toolchain runs cargo fuzz with
+# RUSTC_BOOTSTRAP=1 (it passes -Z sanitizer flags).
 FUZZ_SECONDS ?= 120
+FUZZ_TARGETS := event_to_response tokens_and_lockout
 fuzz:
 	cargo install --locked --quiet --root $(CURDIR)/.tools cargo-fuzz@0.13.2
-	cd fuzz && RUSTC_BOOTSTRAP=1 PATH=$(CURDIR)/.tools/bin:$$PATH cargo fuzz run event_to_response \
-	  corpus/event_to_response -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096
+	for target in $(FUZZ_TARGETS); do \
+	  (cd fuzz && RUSTC_BOOTSTRAP=1 PATH=$(CURDIR)/.tools/bin:$$PATH cargo fuzz run $$target \
+	    corpus/$$target -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096) || exit 1; \
+	done
 
 # The deployable artefact: `sam build` (BuildMethod rust-cargolambda runs
 # `cargo lambda build --release --arm64`, cross-compiling with the zig of the venv).
