@@ -463,8 +463,11 @@ async fn jwks_down_is_503_not_401() {
     w.jwks.down.store(true, Ordering::SeqCst);
     let a = invoke(&w.app, with_header(&rs(&access_claims())), "r").await;
     assert_eq!(a.status, 503, "{}", a.body);
+    a.assert_envelope();
     assert_eq!(a.error_codes(), vec!["ServiceUnavailable"]);
-    assert!(a.header("retry-after").is_some());
+    assert_eq!(a.body["Errors"][0]["Type"], 2);
+    // The figure, not only the header's presence (SPEC §4: 503 + Retry-After).
+    assert_eq!(a.header("retry-after"), Some("1"), "{:?}", a.headers);
     // It recovers by itself once the endpoint is back (after the short failure back-off).
     w.jwks.down.store(false, Ordering::SeqCst);
     tokio::time::sleep(
@@ -522,6 +525,8 @@ async fn jwks_down_later_keeps_cached_keys_and_is_503_for_new_ones() {
     let token = sign(&access_claims(), Algorithm::RS256, &rsa(2), Some("rsa-2"));
     let a = invoke(&w.app, with_header(&token), "r").await;
     assert_eq!(a.status, 503, "{}", a.body);
+    assert_eq!(a.error_codes(), vec!["ServiceUnavailable"]);
+    assert_eq!(a.header("retry-after"), Some("1"), "{:?}", a.headers);
     assert_eq!(
         n(&item(&w.sdk, &w.table, DEMO_SUB).await, "PasswordVersion"),
         None

@@ -14,6 +14,7 @@ use change_password::domain::pepper::StaticPepper;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use unicode_normalization::UnicodeNormalization;
 
 const USER: &str = "user-1";
 const CURRENT: &str = "correct horse battery staple";
@@ -141,21 +142,22 @@ async fn nfkc_makes_equivalent_passwords_equal() {
             .unwrap(),
     );
     f.store.put(record);
+    // The new password is sent in full-width letters, which NFKC turns into `NEW`.
+    let new_raw = "\u{FF56}\u{FF49}\u{FF4F}\u{FF4C}\u{FF45}\u{FF54}-Harbor-Lantern-42";
+    assert_ne!(new_raw, NEW);
+    assert_eq!(new_raw.nfkc().collect::<String>(), NEW);
     f.service
         .change(
             USER,
-            req(Some("\u{FB01}ne horse battery staple"), Some(NEW)),
+            req(Some("\u{FB01}ne horse battery staple"), Some(new_raw)),
         )
         .await
         .unwrap();
-    // And the new one is stored normalised: its NFKC twin verifies.
+    // And the new one is stored normalised: its NFKC form verifies, the form as sent does not
+    // (checked by an independent argon2 implementation).
     let hash = f.store.get(USER).unwrap().password_hash.unwrap();
-    assert!(
-        f.hasher
-            .inner
-            .verify(NEW, &hash, &PepperKeys::none())
-            .unwrap()
-    );
+    assert!(rust_argon2::verify_encoded(&hash, NEW.as_bytes()).unwrap());
+    assert!(!rust_argon2::verify_encoded(&hash, new_raw.as_bytes()).unwrap());
 }
 
 #[tokio::test]
@@ -448,6 +450,11 @@ async fn account_states() {
 async fn weaker_or_other_variant_hashes_are_upgraded_on_change() {
     let f = fixture();
     let weak = argon2_legacy(CURRENT);
+    // The precondition: the stored hash is outdated for the configured parameters.
+    assert!(change_password::domain::password_hashing::is_outdated(
+        &weak,
+        &small()
+    ));
     let mut record = f.store.get(USER).unwrap();
     record.password_hash = Some(weak.clone());
     f.store.put(record);
@@ -455,12 +462,17 @@ async fn weaker_or_other_variant_hashes_are_upgraded_on_change() {
         .change(USER, req(Some(CURRENT), Some(NEW)))
         .await
         .unwrap();
-    let hash = f.store.get(USER).unwrap().password_hash.unwrap();
+    // The upgrade, on what was stored: argon2id with the configured parameters, no longer
+    // outdated, verifying the new password; the argon2i hash went to the history.
+    let after = f.store.get(USER).unwrap();
+    let hash = after.password_hash.unwrap();
     assert!(hash.starts_with("$argon2id$v=19$m=256,t=1,p=1$"), "{hash}");
-    assert!(change_password::domain::password_hashing::is_outdated(
-        &weak,
+    assert!(!change_password::domain::password_hashing::is_outdated(
+        &hash,
         &small()
     ));
+    assert!(rust_argon2::verify_encoded(&hash, NEW.as_bytes()).unwrap());
+    assert_eq!(after.password_history, vec![weak]);
 }
 
 /// An argon2i hash with other parameters, as another system would have stored it.
@@ -948,4 +960,90 @@ async fn after_a_change_older_tokens_are_refused_but_the_changing_session() {
             "{iat:?} {jti}: {err:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn unchanged_is_judged_after_nfkc_in_both_directions() {
+    // Full-width letters: NFKC turns them into the ASCII current password.
+    let wide = "\u{FF43}\u{FF4F}\u{FF52}\u{FF52}\u{FF45}\u{FF43}\u{FF54} horse battery staple";
+    assert_ne!(wide, CURRENT);
+    assert_eq!(wide.nfkc().collect::<String>(), CURRENT);
+    for (current, new) in [(CURRENT, wide), (wide, CURRENT)] {
+        let f = fixture();
+        let seen = invalid_codes(
+            f.service
+                .change(USER, req(Some(current), Some(new)))
+                .await
+                .unwrap_err(),
+        );
+        assert!(
+            seen.contains(&codes::PASSWORD_UNCHANGED),
+            "{current:?} -> {new:?}: {seen:?}"
+        );
+        // A validation error: no argon2, nothing counted or written.
+        assert_eq!(f.hasher.calls.load(Ordering::SeqCst), 0);
+        let record = f.store.get(USER).unwrap();
+        assert_eq!((record.failed_attempts, record.password_version), (0, None));
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_current_password_wins_over_a_reused_new_one() {
+    let f = fixture();
+    f.service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
+    // CURRENT is now in the history; the current password sent is wrong. Reuse is judged only
+    // after a right current password (SPEC §4 steps 6, 7), so the wrong password is the answer,
+    // and it counts.
+    let err = f
+        .service
+        .change(USER, req(Some("not the password"), Some(CURRENT)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ChangeError::CurrentPasswordIncorrect {
+                remaining_attempts: Some(4)
+            }
+        ),
+        "{err:?}"
+    );
+    let record = f.store.get(USER).unwrap();
+    assert_eq!(record.failed_attempts, 1);
+    assert_eq!(record.password_version, Some(1));
+    // The same new password with the right current one is refused as reused: the history
+    // really holds it, so the answer above is a choice of order, not an absence of reuse.
+    let err = f
+        .service
+        .change(USER, req(Some(NEW), Some(CURRENT)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ChangeError::PasswordReused { depth: 5 }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_stored_hash_that_cannot_be_verified_is_a_500_that_counts_no_attempt() {
+    let f = fixture();
+    let mut record = f.store.get(USER).unwrap();
+    record.password_hash = Some(
+        "$argon2id$v=19$m=262145,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc"
+            .into(),
+    );
+    f.store.put(record);
+    for _ in 0..6 {
+        let err = f
+            .service
+            .change(USER, req(Some(CURRENT), Some(NEW)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ChangeError::Internal(_)), "{err:?}");
+    }
+    let record = f.store.get(USER).unwrap();
+    assert_eq!((record.failed_attempts, record.locked_until), (0, None));
 }

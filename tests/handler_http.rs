@@ -251,10 +251,19 @@ async fn lockout_answers_429_with_retry_after_before_any_check() {
     assert_eq!(a.error_codes(), vec!["AccountLocked"]);
     let retry: u64 = a.header("retry-after").unwrap().parse().unwrap();
     assert!(retry > 0 && retry <= 900);
-    // Even the right password, or an invalid request, gets 429 while locked.
+    // Even the right password, or an invalid request, gets 429 while locked: the same envelope,
+    // `AccountLocked` and a Retry-After that does not grow.
     for e in [event(&body(DEMO_CURRENT, DEMO_NEW)), event("{not json")] {
         let a = invoke(&app, e, "r").await;
-        assert_eq!(a.status, 429);
+        assert_eq!(a.status, 429, "{}", a.body);
+        a.assert_envelope();
+        assert_eq!(a.error_codes(), vec!["AccountLocked"], "{}", a.body);
+        let again: u64 = a
+            .header("retry-after")
+            .expect("Retry-After on every 429")
+            .parse()
+            .unwrap();
+        assert!(again > 0 && again <= retry, "{again} after {retry}");
     }
     let item = item(&sdk, &table, DEMO_SUB).await;
     assert!(n(&item, "LockedUntil").unwrap() > time::OffsetDateTime::now_utc().unix_timestamp());
@@ -280,7 +289,15 @@ async fn dynamodb_unreachable_is_503_with_retry_after() {
         !a.body.to_string().contains("127.0.0.1"),
         "no internals in the message"
     );
-    let _ = handler.service().store().load("x").await;
+    // The 503 came from the store: its read really fails as unavailable.
+    let read = handler.service().store().load(DEMO_SUB).await;
+    assert!(
+        matches!(
+            read,
+            Err(change_password::domain::account_store::StoreError::Unavailable(_))
+        ),
+        "{read:?}"
+    );
 }
 
 #[tokio::test]
@@ -319,6 +336,8 @@ async fn responses_have_the_shape_of_their_source() {
         .await
         .unwrap();
     assert_eq!(alb["statusCode"], 401, "{alb}");
+    // An ALB needs the status line too: "<code> <reason>".
+    assert_eq!(alb["statusDescription"], "401 Unauthorized", "{alb}");
 }
 
 #[tokio::test]
@@ -481,4 +500,61 @@ async fn after_a_change_tokens_issued_before_it_are_401_from_every_source_but_th
         n(&item(&sdk, &table, DEMO_SUB).await, "PasswordVersion"),
         Some(2)
     );
+}
+
+#[tokio::test]
+async fn alb_answers_carry_the_status_line_in_status_description() {
+    let (_sdk, _table, app) = setup().await;
+    // alb.json's bearer token is refused (no verifier); an ALB has no authorizer, so the other
+    // statuses come from the envelope checks and malformed requests (one of them answered by
+    // the handler's own hand-shaped response, not lambda_http's).
+    let alb = |mutate: &dyn Fn(&mut Value)| {
+        let mut e = load_event("alb.json");
+        mutate(&mut e);
+        e
+    };
+    for (name, event, status, line) in [
+        ("401", alb(&|_| {}), 401, "401 Unauthorized"),
+        (
+            "404",
+            alb(&|e| e["path"] = json!("/nope")),
+            404,
+            "404 Not Found",
+        ),
+        (
+            "405",
+            alb(&|e| e["httpMethod"] = json!("GET")),
+            405,
+            "405 Method Not Allowed",
+        ),
+        (
+            "415",
+            alb(&|e| e["headers"]["content-type"] = json!("text/plain")),
+            415,
+            "415 Unsupported Media Type",
+        ),
+        (
+            "413",
+            alb(&|e| e["body"] = json!("x".repeat(17 * 1024))),
+            413,
+            "413 Payload Too Large",
+        ),
+        (
+            "400 malformed header",
+            alb(&|e| e["headers"]["x-bad"] = json!("a\u{7f}b")),
+            400,
+            "400 Bad Request",
+        ),
+        // A request URI lambda_http cannot build: the handler shapes this answer itself.
+        (
+            "400 unbuildable URI",
+            alb(&|e| e["headers"]["host"] = json!("a b")),
+            400,
+            "400 Bad Request",
+        ),
+    ] {
+        let response = app.handle_event(event, context(name)).await.unwrap();
+        assert_eq!(response["statusCode"], status, "{name}: {response}");
+        assert_eq!(response["statusDescription"], line, "{name}: {response}");
+    }
 }

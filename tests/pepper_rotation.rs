@@ -5,6 +5,7 @@
 mod support;
 
 use aws_sdk_secretsmanager::Client as Secrets;
+use base64::Engine;
 use change_password::aws::secrets_pepper::parse_pepper_secret;
 use change_password::domain::password_hashing::PasswordHashing;
 use serde_json::json;
@@ -12,6 +13,55 @@ use support::*;
 
 const K1: &str = "cGVwcGVyLW9uZS0zMi1ieXRlcy1sb25nLWVub3VnaCE="; // test-only
 const K2: &str = "cGVwcGVyLXR3by0zMi1ieXRlcy1sb25nLWVub3VnaCE="; // test-only
+
+/// A stored `$argon2id$v=19$m=..,t=..,p=..,keyid=..$salt$tag` string, taken apart by hand (not by
+/// the code under test).
+struct Phc {
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+    salt: Vec<u8>,
+    tag: Vec<u8>,
+}
+
+impl Phc {
+    fn parse(phc: &str) -> Phc {
+        let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+        let parts: Vec<&str> = phc.split('$').collect();
+        assert_eq!(parts[..3], ["", "argon2id", "v=19"], "{phc}");
+        let param = |name: &str| -> u32 {
+            parts[3]
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("{name} missing from {phc}"))
+                .parse()
+                .unwrap()
+        };
+        Phc {
+            memory_kib: param("m"),
+            iterations: param("t"),
+            parallelism: param("p"),
+            salt: b64.decode(parts[4]).unwrap(),
+            tag: b64.decode(parts[5]).unwrap(),
+        }
+    }
+
+    /// The tag rust-argon2 computes for `password` with `secret` as argon2's secret input K.
+    fn recompute(&self, password: &str, secret: &[u8]) -> Vec<u8> {
+        let config = rust_argon2::Config {
+            variant: rust_argon2::Variant::Argon2id,
+            version: rust_argon2::Version::Version13,
+            mem_cost: self.memory_kib,
+            time_cost: self.iterations,
+            lanes: self.parallelism,
+            secret,
+            ad: &[],
+            hash_length: self.tag.len() as u32,
+            ..rust_argon2::Config::default()
+        };
+        rust_argon2::hash_raw(password.as_bytes(), &self.salt, &config).unwrap()
+    }
+}
 
 fn event(current: &str, new: &str) -> serde_json::Value {
     let mut e = load_event("apigw-http-lambda-authorizer.json");
@@ -50,8 +100,27 @@ async fn rotation_from_k1_to_k2() {
     assert_eq!(a.status, 200, "{}", a.body);
     let after_k1 = s(&item(&sdk, &table, DEMO_SUB).await, "PasswordHash").unwrap();
     assert!(after_k1.contains(",keyid=azE$"), "{after_k1}");
-    // Without the pepper the stored hash does not verify: the key is really used.
-    assert!(!rust_argon2::verify_encoded(&after_k1, DEMO_NEW.as_bytes()).unwrap_or(false));
+    // The key is really mixed in: an independent argon2 (rust-argon2) recomputes the stored tag
+    // from the same password, salt and parameters with k1 as argon2's secret input, and gets
+    // another tag without it (or with k2).
+    let k1_bytes = base64::engine::general_purpose::STANDARD
+        .decode(K1)
+        .unwrap();
+    let k2_bytes = base64::engine::general_purpose::STANDARD
+        .decode(K2)
+        .unwrap();
+    let stored = Phc::parse(&after_k1);
+    assert_eq!(
+        stored.tag,
+        stored.recompute(DEMO_NEW, &k1_bytes),
+        "{after_k1}"
+    );
+    assert_ne!(stored.tag, stored.recompute(DEMO_NEW, b""), "{after_k1}");
+    assert_ne!(
+        stored.tag,
+        stored.recompute(DEMO_NEW, &k2_bytes),
+        "{after_k1}"
+    );
 
     // k2 becomes current; a new cold start reads the new secret.
     let v2 = json!({"CurrentKeyId": "k2", "Keys": {"k1": K1, "k2": K2}}).to_string();
@@ -73,6 +142,15 @@ async fn rotation_from_k1_to_k2() {
             .verify("amber-Quokka-Harbour-77", &after_k2, &k2)
             .unwrap()
     );
+    let stored = Phc::parse(&after_k2);
+    assert_eq!(
+        stored.tag,
+        stored.recompute("amber-Quokka-Harbour-77", &k2_bytes)
+    );
+    assert_ne!(
+        stored.tag,
+        stored.recompute("amber-Quokka-Harbour-77", &k1_bytes)
+    );
     // The k1 hash in the history still verifies (reuse detection across the rotation).
     let a = invoke(&app, event("amber-Quokka-Harbour-77", DEMO_NEW), "r3").await;
     assert_eq!(a.error_codes(), vec!["PasswordReused"], "{}", a.body);
@@ -92,7 +170,11 @@ async fn secrets_manager_unavailable_is_503_then_recovers() {
     // The secret cannot be read yet.
     let a = invoke(&app, event(DEMO_CURRENT, DEMO_NEW), "r1").await;
     assert_eq!(a.status, 503, "{}", a.body);
+    a.assert_envelope();
     assert_eq!(a.error_codes(), vec!["ServiceUnavailable"]);
+    assert_eq!(a.body["Errors"][0]["Type"], 2);
+    // SPEC §4: a 503 carries Retry-After (1 s, the function's figure for a dependency outage).
+    assert_eq!(a.header("retry-after"), Some("1"), "{:?}", a.headers);
     assert_eq!(
         n(
             &item(&sdk, &table, DEMO_SUB).await,

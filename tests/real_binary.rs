@@ -12,6 +12,11 @@ use support::*;
 use tokio::io::AsyncReadExt;
 
 const MARKER: &str = "Corpus-Secret-Marker-93f1";
+/// Events whose answer differs from their expectation in a way reported to the lead (issue 16)
+/// and not fixed here: for them only the class (4xx) is checked, and the answer is printed.
+/// Events whose answer is known to differ from the expected one (none today): only their
+/// class (4xx) is checked, and the difference is printed.
+const KNOWN_DISCREPANCIES: &[&str] = &[];
 const LIMIT: Duration = Duration::from_secs(20);
 
 fn aws_vars(table: &str, extra: &[(&str, &str)]) -> Vec<(&'static str, String)> {
@@ -46,11 +51,19 @@ fn wrong(new: &str) -> String {
 /// A change made to a sample event.
 type Mutation = Box<dyn Fn(&mut Value)>;
 
-/// At least 200 events an attacker or a broken client could send. `true`: an HTTP event, which
-/// must get a 4xx; `false`: not an HTTP event, which may get a clean error instead.
-fn corpus() -> Vec<(String, Value, bool)> {
-    let mut out: Vec<(String, Value, bool)> = Vec::new();
-    let mut http = |name: String, e: Value| out.push((name, e, true));
+/// The status SPEC §2 gives a body: 413 over 16 KiB, else `otherwise`.
+fn sized(e: &Value, otherwise: u16) -> u16 {
+    let len = e["body"].as_str().map_or(0, str::len);
+    if len > 16 * 1024 { 413 } else { otherwise }
+}
+
+/// At least 200 events an attacker or a broken client could send. `Some(status)`: an HTTP event,
+/// which must get exactly that status (each derived from SPEC §2-§4 for that event: 400 for a
+/// body that is not the request or a wrong current password, 401, 403, 404, 405, 413, 415);
+/// `None`: not an HTTP event, which may get a clean error instead.
+fn corpus() -> Vec<(String, Value, Option<u16>)> {
+    let mut out: Vec<(String, Value, Option<u16>)> = Vec::new();
+    let mut http = |name: String, e: Value, status: u16| out.push((name, e, Some(status)));
     // Bodies that are not the request: invalid JSON, wrong shapes and types.
     let bad_json = [
         "",
@@ -85,7 +98,7 @@ fn corpus() -> Vec<(String, Value, bool)> {
         "{}}",
     ];
     for (i, body) in bad_json.iter().enumerate() {
-        http(format!("bad-json-{i}"), http_event(body));
+        http(format!("bad-json-{i}"), http_event(body), 400);
     }
     let values = [
         json!(1),
@@ -104,10 +117,12 @@ fn corpus() -> Vec<(String, Value, bool)> {
                 &json!({"CurrentPassword": v, "NewPassword": "violet-Harbor-Lantern-42"})
                     .to_string(),
             ),
+            400,
         );
         http(
             format!("type-new-{i}"),
             http_event(&json!({"CurrentPassword": MARKER, "NewPassword": v}).to_string()),
+            400,
         );
     }
     for body in [
@@ -117,24 +132,29 @@ fn corpus() -> Vec<(String, Value, bool)> {
         json!(null),
         json!(true),
     ] {
-        http(format!("not-object-{body}"), http_event(&body.to_string()));
+        http(
+            format!("not-object-{body}"),
+            http_event(&body.to_string()),
+            400,
+        );
     }
     for depth in [10, 100, 127, 129, 1000, 5000] {
         let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-        http(
-            format!("deep-array-{depth}"),
-            http_event(&format!("{{\"CurrentPassword\":{nested}}}")),
-        );
+        let e = http_event(&format!("{{\"CurrentPassword\":{nested}}}"));
+        http(format!("deep-array-{depth}"), e.clone(), sized(&e, 400));
         let objects = format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
-        http(format!("deep-object-{depth}"), http_event(&objects));
+        let e = http_event(&objects);
+        http(format!("deep-object-{depth}"), e.clone(), sized(&e, 400));
     }
     // Huge and strange strings.
     for len in [129, 1000, 15_000, 16_385, 100_000, 1_000_000] {
-        http(
-            format!("huge-new-{len}"),
-            http_event(&wrong(&"x".repeat(len))),
+        let e = http_event(&wrong(&"x".repeat(len)));
+        http(format!("huge-new-{len}"), e.clone(), sized(&e, 400));
+        let e = http_event(
+            &json!({"CurrentPassword": "y".repeat(len), "NewPassword": "violet-Harbor-Lantern-42"})
+                .to_string(),
         );
-        http(format!("huge-current-{len}"), http_event(&json!({"CurrentPassword": "y".repeat(len), "NewPassword": "violet-Harbor-Lantern-42"}).to_string()));
+        http(format!("huge-current-{len}"), e.clone(), sized(&e, 400));
     }
     let strange = [
         "\u{0}",
@@ -152,26 +172,30 @@ fn corpus() -> Vec<(String, Value, bool)> {
         "\u{10ffff}\u{10ffff}",
     ];
     for (i, s) in strange.iter().enumerate() {
-        http(format!("strange-new-{i}"), http_event(&wrong(s)));
+        http(format!("strange-new-{i}"), http_event(&wrong(s)), 400);
         http(
             format!("strange-current-{i}"),
             http_event(
                 &json!({"CurrentPassword": s, "NewPassword": "violet-Harbor-Lantern-42"})
                     .to_string(),
             ),
+            400,
         );
     }
     http(
         "null-fields".into(),
         http_event(&json!({"CurrentPassword": null, "NewPassword": null}).to_string()),
+        400,
     );
     http(
         "empty-fields".into(),
         http_event(&json!({"CurrentPassword": "", "NewPassword": ""}).to_string()),
+        400,
     );
     http(
         "dup-fields".into(),
         http_event(r#"{"CurrentPassword":"a","currentpassword":"b","NewPassword":"c"}"#),
+        400,
     );
     // Base64 bodies: invalid base64, and valid base64 of invalid UTF-8.
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -192,7 +216,7 @@ fn corpus() -> Vec<(String, Value, bool)> {
     {
         let mut e = http_event(body);
         e["isBase64Encoded"] = json!(true);
-        http(format!("bad-base64-{i}"), e);
+        http(format!("bad-base64-{i}"), e, 400);
     }
     for (i, bytes) in [
         vec![0xff],
@@ -209,12 +233,12 @@ fn corpus() -> Vec<(String, Value, bool)> {
     {
         let mut e = http_event(&b64.encode(bytes));
         e["isBase64Encoded"] = json!(true);
-        http(format!("bad-utf8-{i}"), e);
+        http(format!("bad-utf8-{i}"), e, 400);
     }
     for body in [json!(5), json!({"a": 1}), json!([1])] {
         let mut e = http_event("");
         e["body"] = body.clone();
-        http(format!("body-not-string-{body}"), e);
+        http(format!("body-not-string-{body}"), e, 400);
     }
     // Headers and methods.
     for ct in [
@@ -231,15 +255,18 @@ fn corpus() -> Vec<(String, Value, bool)> {
     ] {
         let mut e = http_event(&wrong("violet-Harbor-Lantern-42"));
         e["headers"]["content-type"] = json!(ct);
-        http(format!("content-type-{ct}"), e);
+        // A value that is not valid HTTP (DEL) is a malformed request, not a media type.
+        let status = if ct == "\u{7f}" { 400 } else { 415 };
+        http(format!("content-type-{ct}"), e, status);
     }
     for method in [
         "GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "CONNECT", "post", "FOO",
     ] {
         let mut e = http_event(&wrong("violet-Harbor-Lantern-42"));
         e["requestContext"]["http"]["method"] = json!(method);
-        http(format!("method-{method}"), e);
+        http(format!("method-{method}"), e, 405);
     }
+    // The authorizer's claims decide who calls, whatever the headers: a wrong current password.
     for (i, headers) in [
         json!(null),
         json!({}),
@@ -252,10 +279,12 @@ fn corpus() -> Vec<(String, Value, bool)> {
     {
         let mut e = http_event(&wrong("violet-Harbor-Lantern-42"));
         e["headers"] = headers;
-        http(format!("headers-{i}"), e);
+        http(format!("headers-{i}"), e, 400);
     }
     // Request URIs lambda_http cannot build (found by cargo fuzz: a backtick in the Host header
     // made it panic).
+    // Each is a malformed request (400), but a path without its leading slash, which is another
+    // path (404).
     let uri_breakers: Vec<(&str, Mutation)> = vec![
         (
             "host-backtick",
@@ -306,7 +335,8 @@ fn corpus() -> Vec<(String, Value, bool)> {
     for (name, mutate) in uri_breakers {
         let mut e = http_event(&wrong("violet-Harbor-Lantern-42"));
         mutate(&mut e);
-        http(format!("uri-{name}"), e);
+        let status = if name == "path-no-slash" { 404 } else { 400 };
+        http(format!("uri-{name}"), e, status);
     }
     // Paths.
     for path in [
@@ -324,9 +354,13 @@ fn corpus() -> Vec<(String, Value, bool)> {
         let mut e = http_event(&wrong("violet-Harbor-Lantern-42"));
         e["rawPath"] = json!(path);
         e["requestContext"]["http"]["path"] = json!(path);
+        // Another path is 404; with its dot-segments removed (RFC 3986 §5.2.4) the `..` one is
+        // the route itself, and its wrong current password a 400.
+        let status = if path.contains("/../") { 400 } else { 404 };
         http(
             format!("path-{}", path.chars().take(40).collect::<String>()),
             e,
+            status,
         );
     }
     // Missing or empty request-context fields and claims.
@@ -443,19 +477,55 @@ fn corpus() -> Vec<(String, Value, bool)> {
             }),
         ),
     ];
+    // SPEC §3: no usable principal is 401 (the sample's own bearer token is then refused: no
+    // verifier is configured), an API-key or machine caller 403; a user id with no record is 404
+    // `AccountNotFound`; an event lambda_http cannot read is a malformed request (400); else the
+    // current password is wrong (400).
+    let expected = |name: &str| match name {
+        "authorizer-null"
+        | "authorizer-empty"
+        | "jwt-null"
+        | "jwt-empty"
+        | "claims-empty"
+        | "claims-null"
+        | "claims-array"
+        | "sub-null"
+        | "sub-empty"
+        | "sub-object"
+        | "lambda-empty"
+        | "lambda-null"
+        | "principal-empty"
+        | "query-token-garbage"
+        // Longer than OpenID Connect allows a `sub` (and than a DynamoDB key can be).
+        | "sub-huge" => 401,
+        "machine" | "api-key-only" => 403,
+        "sub-number" | "sub-other-user" => 404,
+        "ctx-empty" | "http-missing" | "stage-missing" => 400,
+        other => panic!("no expectation for {other}"),
+    };
     for (name, mutate) in mutations {
         let mut e = http_event(&json!({"CurrentPassword": format!("{MARKER}-current"), "NewPassword": "violet-Harbor-Lantern-42"}).to_string());
         mutate(&mut e);
-        http(name.to_string(), e);
+        http(name.to_string(), e, expected(name));
     }
-    // REST and ALB shapes with odd fields.
-    for (i, mutate) in [
-        |e: &mut Value| e["multiValueHeaders"] = json!(null),
-        |e: &mut Value| e["headers"] = json!(null),
-        |e: &mut Value| e["requestContext"]["authorizer"] = json!({"claims": null}),
-        |e: &mut Value| e["requestContext"]["authorizer"]["claims"] = json!({}),
-        |e: &mut Value| e["httpMethod"] = json!("GET"),
-        |e: &mut Value| e["path"] = json!("/nope"),
+    // REST and ALB shapes with odd fields: one set of headers missing still carries the
+    // request (a wrong current password, 400); no claims is 401.
+    for (i, (mutate, status)) in [
+        (
+            (|e: &mut Value| e["multiValueHeaders"] = json!(null)) as fn(&mut Value),
+            400,
+        ),
+        (|e: &mut Value| e["headers"] = json!(null), 400),
+        (
+            |e: &mut Value| e["requestContext"]["authorizer"] = json!({"claims": null}),
+            401,
+        ),
+        (
+            |e: &mut Value| e["requestContext"]["authorizer"]["claims"] = json!({}),
+            401,
+        ),
+        (|e: &mut Value| e["httpMethod"] = json!("GET"), 405),
+        (|e: &mut Value| e["path"] = json!("/nope"), 404),
     ]
     .into_iter()
     .enumerate()
@@ -463,25 +533,36 @@ fn corpus() -> Vec<(String, Value, bool)> {
         let mut e = load_event("apigw-rest-cognito.json");
         e["body"] = json!(wrong("violet-Harbor-Lantern-42"));
         mutate(&mut e);
-        http(format!("rest-{i}"), e);
+        http(format!("rest-{i}"), e, status);
     }
-    for (i, mutate) in [
-        |e: &mut Value| e["headers"]["authorization"] = json!("Bearer garbage"),
-        |e: &mut Value| {
-            e["headers"]
-                .as_object_mut()
-                .unwrap()
-                .remove("authorization");
-        },
-        |e: &mut Value| e["queryStringParameters"] = json!({"access_token": ""}),
-        |e: &mut Value| e["httpMethod"] = json!("DELETE"),
+    // alb.json's bearer token is refused (no verifier), whatever is done to it: 401.
+    for (i, (mutate, status)) in [
+        (
+            (|e: &mut Value| e["headers"]["authorization"] = json!("Bearer garbage"))
+                as fn(&mut Value),
+            401,
+        ),
+        (
+            |e: &mut Value| {
+                e["headers"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("authorization");
+            },
+            401,
+        ),
+        (
+            |e: &mut Value| e["queryStringParameters"] = json!({"access_token": ""}),
+            401,
+        ),
+        (|e: &mut Value| e["httpMethod"] = json!("DELETE"), 405),
     ]
     .into_iter()
     .enumerate()
     {
         let mut e = load_event("alb.json");
         mutate(&mut e);
-        http(format!("alb-{i}"), e);
+        http(format!("alb-{i}"), e, status);
     }
     // Not HTTP events at all.
     let not_http = [
@@ -504,7 +585,7 @@ fn corpus() -> Vec<(String, Value, bool)> {
         json!({"key1": "value1"}),
     ];
     for (i, e) in not_http.into_iter().enumerate() {
-        out.push((format!("not-http-{i}"), e, false));
+        out.push((format!("not-http-{i}"), e, None));
     }
     out
 }
@@ -538,12 +619,38 @@ async fn bad_input_corpus_never_breaks_the_process() {
     );
     let (mut statuses, mut errors, mut failures) =
         (std::collections::BTreeMap::new(), 0, Vec::new());
-    for (name, event, is_http) in &corpus {
+    for (name, event, expected) in &corpus {
         match api.invoke(event.clone(), LIMIT).await {
             Some(Invocation::Response(r)) => {
                 let status = r["statusCode"].as_u64().unwrap_or(0);
-                if !(400..500).contains(&status) {
-                    failures.push(format!("{name}: status {status}: {r}"));
+                match expected {
+                    Some(want)
+                        if KNOWN_DISCREPANCIES.contains(&name.as_str())
+                            && (400..500).contains(&status) =>
+                    {
+                        eprintln!("known discrepancy: {name}: {status}, expected {want}");
+                    }
+                    Some(want) if status != u64::from(*want) => failures.push(format!(
+                        "{name}: status {status}, expected {want}: {}",
+                        r["body"]
+                    )),
+                    None if !(400..500).contains(&status) => {
+                        failures.push(format!("{name}: status {status}: {r}"))
+                    }
+                    _ => {}
+                }
+                // An ALB reads the status line from statusDescription.
+                if event["requestContext"].get("elb").is_some() {
+                    let reason = http::StatusCode::from_u16(status as u16)
+                        .ok()
+                        .and_then(|s| s.canonical_reason())
+                        .unwrap_or_default();
+                    if r["statusDescription"] != format!("{status} {reason}").as_str() {
+                        failures.push(format!(
+                            "{name}: statusDescription {}",
+                            r["statusDescription"]
+                        ));
+                    }
                 }
                 *statuses.entry(status).or_insert(0) += 1;
                 let body = r["body"].as_str().unwrap_or_default();
@@ -553,7 +660,7 @@ async fn bad_input_corpus_never_breaks_the_process() {
                 );
             }
             Some(Invocation::Error(e)) => {
-                if *is_http {
+                if expected.is_some() {
                     failures.push(format!(
                         "{name}: an HTTP event got an invocation error: {e}"
                     ));

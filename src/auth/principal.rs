@@ -7,6 +7,10 @@
 use crate::domain::sessions::{IssuedAt, SessionIds, TokenFacts};
 use serde_json::{Map, Value};
 
+/// The longest user id accepted: OpenID Connect caps `sub` at 255 ASCII characters, and a
+/// longer one could not be a DynamoDB key anyway (2048 bytes): refused as unauthenticated.
+pub const MAX_USER_ID_BYTES: usize = 255;
+
 /// Where the caller's identity came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrincipalSource {
@@ -176,7 +180,7 @@ pub fn from_claims(
             .and_then(claim_string)
             .filter(|v| !v.is_empty())
     };
-    let Some(sub) = get("sub") else {
+    let Some(sub) = get("sub").filter(|s| s.len() <= MAX_USER_ID_BYTES) else {
         return Err(PrincipalError::Unauthenticated);
     };
     // Cognito client-credentials tokens: no user name, and the subject is the client itself.
@@ -256,7 +260,10 @@ fn from_lambda_context(context: &Map<String, Value>) -> Result<Principal, Princi
             .and_then(claim_string)
             .filter(|v| !v.is_empty())
     };
-    match get("sub").or_else(|| get("principalId")) {
+    match get("sub")
+        .or_else(|| get("principalId"))
+        .filter(|s| s.len() <= MAX_USER_ID_BYTES)
+    {
         Some(user_id) => Ok(Principal {
             user_id,
             source: PrincipalSource::LambdaAuthorizer,
@@ -273,6 +280,21 @@ mod tests {
 
     fn user(ctx: Value) -> Result<Option<Principal>, PrincipalError> {
         from_authorizer(&ctx, &[])
+    }
+
+    #[test]
+    fn user_ids_longer_than_oidc_allows_are_refused() {
+        let long = "u".repeat(MAX_USER_ID_BYTES + 1);
+        let ok = "u".repeat(MAX_USER_ID_BYTES);
+        for ctx in [
+            json!({"authorizer": {"jwt": {"claims": {"sub": long, "username": "x"}}}}),
+            json!({"authorizer": {"lambda": {"sub": long}}}),
+            json!({"authorizer": {"principalId": long}}),
+        ] {
+            assert_eq!(user(ctx), Err(PrincipalError::Unauthenticated));
+        }
+        let ctx = json!({"authorizer": {"jwt": {"claims": {"sub": ok, "username": "x"}}}});
+        assert!(user(ctx).unwrap().is_some());
     }
 
     #[test]

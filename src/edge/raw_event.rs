@@ -91,12 +91,15 @@ fn clean_headers(headers: &mut Value, multi_value: bool) -> bool {
         *headers = Value::Null;
         return malformed;
     };
-    let valid_value = |v: &str| header::HeaderValue::from_str(v).is_ok();
     let mut malformed = false;
     map.retain(|name, value| {
         if value.is_null() {
             return false;
         }
+        // An empty Host would let the URL parser take the path's first segment for the host.
+        let is_host = name.eq_ignore_ascii_case("host");
+        let valid_value =
+            |v: &str| header::HeaderValue::from_str(v).is_ok() && !(is_host && v.trim().is_empty());
         let name_ok = header::HeaderName::from_bytes(name.as_bytes()).is_ok();
         let value_ok = if multi_value {
             value

@@ -269,7 +269,18 @@ impl<S: AccountStore> ChangePasswordService<S> {
             .map_err(|e| ChangeError::Unavailable(e.to_string()))?;
         // 6. The current password, within one reserved attempt.
         let attempt = self.reserve(user_id, now).await?;
-        if !self.current_matches(&account, &passwords, &pepper).await? {
+        let matches = match self.current_matches(&account, &passwords, &pepper).await {
+            Ok(matches) => matches,
+            // Not a wrong password (a stored hash this service cannot verify): the attempt is
+            // given back, so that such an account is not locked by its own 500s.
+            Err(e) => {
+                if let Some(attempt) = attempt {
+                    let _ = self.store.release_attempt(user_id, attempt).await;
+                }
+                return Err(e);
+            }
+        };
+        if !matches {
             return self
                 .wrong_current(&account, &passwords, &pepper, attempt, now, warnings)
                 .await;

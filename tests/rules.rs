@@ -1,0 +1,817 @@
+//! Rules of SPEC §2-§5 that had no test of their own (issue 16, point 2), through the whole
+//! handler against a DynamoDB-API server. Where a rule is about what the store sends, or needs a
+//! race to happen at a chosen moment, a small proxy in front of moto records the requests and
+//! can change the table just before it forwards one.
+
+mod support;
+
+use base64::Engine;
+use change_password::domain::password_hashing::PasswordHashing;
+use serde_json::{Value, json};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// An HTTP API event with a Lambda authorizer for the demo user, and `body`.
+fn event(body: &str) -> Value {
+    let mut e = load_event("apigw-http-lambda-authorizer.json");
+    e["body"] = Value::String(body.to_string());
+    e
+}
+
+fn body(current: &str, new: &str) -> String {
+    json!({"CurrentPassword": current, "NewPassword": new}).to_string()
+}
+
+fn change(current: &str, new: &str) -> Value {
+    event(&body(current, new))
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+async fn setup() -> (
+    aws_config::SdkConfig,
+    String,
+    Arc<change_password::app::App>,
+) {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let app = app(&sdk, &table).await;
+    (sdk, table, app)
+}
+
+/// Sets attributes of the demo item directly (as provisioning or another writer would).
+async fn set(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+    values: &[(&str, aws_sdk_dynamodb::types::AttributeValue)],
+) {
+    let mut request = aws_sdk_dynamodb::Client::new(sdk)
+        .update_item()
+        .table_name(table)
+        .key(
+            "UserId",
+            aws_sdk_dynamodb::types::AttributeValue::S(DEMO_SUB.into()),
+        );
+    let mut sets = Vec::new();
+    for (i, (name, value)) in values.iter().enumerate() {
+        sets.push(format!("#a{i} = :v{i}"));
+        request = request
+            .expression_attribute_names(format!("#a{i}"), *name)
+            .expression_attribute_values(format!(":v{i}"), value.clone());
+    }
+    request
+        .update_expression(format!("SET {}", sets.join(", ")))
+        .send()
+        .await
+        .unwrap();
+}
+
+fn attr_s(v: &str) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::S(v.into())
+}
+
+fn attr_n(v: i64) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::N(v.to_string())
+}
+
+/// The single error item of an envelope, checked for its code, type and severity.
+fn single_error<'a>(a: &'a Answer, code: &str, category: u64) -> &'a Value {
+    a.assert_envelope();
+    assert_eq!(a.body["Success"], false, "{}", a.body);
+    assert_eq!(a.body["Data"]["PasswordChanged"], false, "{}", a.body);
+    assert_eq!(a.error_codes(), vec![code.to_string()], "{}", a.body);
+    let error = &a.body["Errors"][0];
+    assert_eq!(error["Type"], category, "{error}");
+    assert_eq!(error["Severity"], 2, "{error}");
+    error
+}
+
+// ---------------------------------------------------------------------------------------------
+// A recording proxy in front of moto.
+
+type Hook = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+type Matcher = Box<dyn Fn(&str, &Value) -> bool + Send>;
+
+/// One request the proxy saw: its `X-Amz-Target` operation (`GetItem`, ...) and JSON body.
+#[derive(Clone, Debug)]
+struct Seen {
+    operation: String,
+    body: Value,
+}
+
+/// Forwards every request to moto, records it, and runs a one-shot hook before forwarding the
+/// first request that matches.
+struct RecordingProxy {
+    url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    hook: Arc<Mutex<Option<(Matcher, Hook)>>>,
+}
+
+impl RecordingProxy {
+    async fn start() -> RecordingProxy {
+        let upstream = std::env::var("AWS_ENDPOINT_URL")
+            .unwrap()
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let hook: Arc<Mutex<Option<(Matcher, Hook)>>> = Arc::default();
+        let (s, h) = (seen.clone(), hook.clone());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (s, h, upstream) = (s.clone(), h.clone(), upstream.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let Some(request) = support::http1::read_request(&mut socket, &mut buf).await
+                    else {
+                        return;
+                    };
+                    let head_len = request.raw.len() - request.body.len();
+                    let head = String::from_utf8_lossy(&request.raw[..head_len]).to_string();
+                    let operation = head
+                        .lines()
+                        .find_map(|l| {
+                            let (name, value) = l.split_once(':')?;
+                            name.trim()
+                                .eq_ignore_ascii_case("x-amz-target")
+                                .then(|| value.trim().rsplit('.').next().unwrap().to_string())
+                        })
+                        .unwrap_or_default();
+                    let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+                    s.lock().unwrap().push(Seen {
+                        operation: operation.clone(),
+                        body: body.clone(),
+                    });
+                    let run = {
+                        let mut slot = h.lock().unwrap();
+                        match slot.as_ref() {
+                            Some((matches, _)) if matches(&operation, &body) => {
+                                slot.take().map(|(_, hook)| hook)
+                            }
+                            _ => None,
+                        }
+                    };
+                    if let Some(hook) = run {
+                        hook().await;
+                    }
+                    // One request per upstream connection, closed after the answer.
+                    let mut forwarded: String = head
+                        .trim_end_matches("\r\n")
+                        .split("\r\n")
+                        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                        .map(|l| format!("{l}\r\n"))
+                        .collect();
+                    forwarded.push_str("Connection: close\r\n\r\n");
+                    let Ok(mut up) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    if up.write_all(forwarded.as_bytes()).await.is_err()
+                        || up.write_all(&request.body).await.is_err()
+                    {
+                        return;
+                    }
+                    let mut response = Vec::new();
+                    let _ = up.read_to_end(&mut response).await;
+                    let _ = socket.write_all(&response).await;
+                });
+            }
+        });
+        RecordingProxy { url, seen, hook }
+    }
+
+    /// `sdk` with every AWS endpoint at the proxy. Built afresh: a copy of `sdk` would keep the
+    /// environment's `AWS_ENDPOINT_URL`, which the clients prefer to an `endpoint_url` set on it.
+    fn sdk(&self, sdk: &aws_config::SdkConfig) -> aws_config::SdkConfig {
+        let mut builder = aws_config::SdkConfig::builder()
+            .endpoint_url(&self.url)
+            .behavior_version(aws_config::BehaviorVersion::latest());
+        builder.set_region(sdk.region().cloned());
+        builder.set_credentials_provider(sdk.credentials_provider());
+        builder.set_timeout_config(sdk.timeout_config().cloned());
+        builder.set_retry_config(sdk.retry_config().cloned());
+        builder.set_sleep_impl(sdk.sleep_impl());
+        builder.set_time_source(sdk.time_source());
+        builder.set_http_client(sdk.http_client());
+        builder.build()
+    }
+
+    fn before_first(&self, matches: Matcher, hook: Hook) {
+        *self.hook.lock().unwrap() = Some((matches, hook));
+    }
+
+    fn take(&self) -> Vec<Seen> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+fn is_commit(operation: &str, body: &Value) -> bool {
+    operation == "UpdateItem"
+        && body["UpdateExpression"]
+            .as_str()
+            .is_some_and(|e| e.contains("PasswordHash = :new"))
+}
+
+fn is_reservation(operation: &str, body: &Value) -> bool {
+    operation == "UpdateItem"
+        && body["UpdateExpression"]
+            .as_str()
+            .is_some_and(|e| e.contains("ADD FailedPasswordAttempts :one"))
+}
+
+/// Another change of the demo account, committed by someone else.
+fn another_change_wins(sdk: &aws_config::SdkConfig, table: &str, winner_hash: String) -> Hook {
+    let (sdk, table) = (sdk.clone(), table.to_string());
+    Box::new(move || {
+        Box::pin(async move {
+            set(
+                &sdk,
+                &table,
+                &[
+                    ("PasswordHash", attr_s(&winner_hash)),
+                    ("PasswordVersion", attr_n(1)),
+                ],
+            )
+            .await
+        })
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// §4: responses.
+
+#[tokio::test]
+async fn anything_unexpected_is_a_500_internal_error_envelope_without_internals() {
+    let (sdk, table, app) = setup().await;
+    // Three different internal failures: a stored hash above the verifiable bounds, a stored
+    // hash naming a pepper key that is not configured, an attribute of the wrong type.
+    let over_bounds =
+        "$argon2id$v=19$m=262145,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc";
+    let unknown_key = "$argon2id$v=19$m=64,t=1,p=1,keyid=azk$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc";
+    let causes: Vec<(&str, Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>)> = vec![
+        (
+            "hash over bounds",
+            vec![("PasswordHash", attr_s(over_bounds))],
+        ),
+        (
+            "unknown pepper key",
+            vec![("PasswordHash", attr_s(unknown_key))],
+        ),
+        (
+            "PasswordVersion not a number",
+            vec![("PasswordVersion", attr_s("seven"))],
+        ),
+    ];
+    let mut messages = Vec::new();
+    for (cause, values) in causes {
+        seed_demo(&sdk, &table, DEMO_CURRENT).await;
+        set(&sdk, &table, &values).await;
+        let before = item(&sdk, &table, DEMO_SUB).await;
+        let a = invoke(&app, change(DEMO_CURRENT, DEMO_NEW), cause).await;
+        assert_eq!(a.status, 500, "{cause}: {}", a.body);
+        let error = single_error(&a, "InternalError", 2);
+        assert_eq!(error["Field"], Value::Null, "{cause}");
+        assert_eq!(error["Metadata"], Value::Null, "{cause}");
+        assert_eq!(a.body["Warnings"], json!([]), "{cause}");
+        let text = a.body.to_string();
+        for internal in [
+            "argon2",
+            "PHC",
+            "bound",
+            "keyid",
+            "pepper",
+            "attribute",
+            "PasswordVersion",
+            "seven",
+            "GetItem",
+            "DynamoDB",
+            "c29tZXNhbHQ",
+            DEMO_CURRENT,
+            DEMO_NEW,
+        ] {
+            assert!(!text.contains(internal), "{cause}: {internal} in {text}");
+        }
+        messages.push(error["Message"].as_str().unwrap().to_string());
+        // Nothing was changed.
+        let after = item(&sdk, &table, DEMO_SUB).await;
+        assert_eq!(s(&after, "PasswordHash"), s(&before, "PasswordHash"));
+        assert_eq!(after.get("PasswordChangedAt"), None, "{cause}");
+    }
+    // The message is the same whatever went wrong: it says nothing of the cause.
+    messages.dedup();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+}
+
+// The request budget. A DynamoDB that never answers is cut by the SDK's own operation timeout
+// (2 s) long before the 8 s budget; the budget is what answers when every call is slow but
+// within the SDK's per-call limits, and there are enough of them.
+
+/// A DynamoDB endpoint that answers each request after `delay`: GetItem with `item`, any other
+/// operation with ConditionalCheckFailedException. Counts the requests it received.
+async fn slow_dynamodb(delay: Duration, item: Value) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (c, item) = (c.clone(), item.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                while let Some(request) = support::http1::read_request(&mut socket, &mut buf).await
+                {
+                    c.fetch_add(1, Ordering::SeqCst);
+                    let head = String::from_utf8_lossy(&request.raw).to_ascii_lowercase();
+                    tokio::time::sleep(delay).await;
+                    let (status, body) = if head.contains("dynamodb_20120810.getitem") {
+                        (200, json!({"Item": item}))
+                    } else {
+                        (
+                            400,
+                            json!({"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+                                   "message": "The conditional request failed"}),
+                        )
+                    };
+                    let body = body.to_string();
+                    let reply = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/x-amz-json-1.0\r\nx-amzn-RequestId: slow\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if socket.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, count)
+}
+
+#[tokio::test]
+async fn slow_dependencies_are_cut_at_the_8_s_budget_with_a_503() {
+    let sdk = sdk().await;
+    let hash = hasher()
+        .hash(
+            DEMO_CURRENT,
+            &change_password::domain::password_hashing::PepperKeys::none(),
+        )
+        .unwrap();
+    // Each call answers in 1.2 s, under the SDK's 1.5 s attempt timeout, so none times out;
+    // the attempt counter "keeps changing" (every update's condition fails), so the store
+    // reads and retries: 10 calls, 12 s, if nothing cuts the request.
+    let (url, requests) = slow_dynamodb(
+        Duration::from_millis(1200),
+        json!({"UserId": {"S": DEMO_SUB}, "PasswordHash": {"S": hash}}),
+    )
+    .await;
+    let handler = handler_at_endpoint(&sdk, &url, "users");
+    let started = Instant::now();
+    let response = handler
+        .handle_event(change(DEMO_CURRENT, DEMO_NEW), context("budget"))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    let a = Answer::from_lambda(&response);
+    assert_eq!(a.status, 503, "{}", a.body);
+    single_error(&a, "ServiceUnavailable", 2);
+    assert_eq!(a.header("retry-after"), Some("1"));
+    eprintln!("budget: answered after {took:?}");
+    // Cut at the budget, not by the SDK and not after the whole sequence.
+    assert!(
+        took >= Duration::from_secs(8) && took < Duration::from_millis(9500),
+        "answered after {took:?}"
+    );
+    // The work was abandoned with the answer: no call starts after it.
+    let sent = requests.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(requests.load(Ordering::SeqCst), sent, "calls went on");
+}
+
+#[tokio::test]
+async fn a_dynamodb_that_never_answers_is_a_503_from_the_sdk_timeout_before_the_budget() {
+    let sdk = sdk().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let handler = handler_at_endpoint(&sdk, &url, "users");
+    let started = Instant::now();
+    let response = handler
+        .handle_event(change(DEMO_CURRENT, DEMO_NEW), context("hang"))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    let a = Answer::from_lambda(&response);
+    assert_eq!(a.status, 503, "{}", a.body);
+    single_error(&a, "ServiceUnavailable", 2);
+    assert_eq!(a.header("retry-after"), Some("1"));
+    eprintln!("hang: answered after {took:?}");
+    // The SDK's operation timeout (2 s) answers, not the 8 s budget.
+    let operation = change_password::aws::clients::OPERATION_TIMEOUT;
+    assert!(
+        took >= operation && took < Duration::from_secs(4),
+        "answered after {took:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// §4: the order of checks.
+
+#[tokio::test]
+async fn an_unauthenticated_request_is_judged_on_path_method_type_and_size_first() {
+    let (_sdk, _table, app) = setup().await;
+    let anonymous = |body: &str| {
+        let mut e = event(body);
+        e["requestContext"]
+            .as_object_mut()
+            .unwrap()
+            .remove("authorizer");
+        e["headers"]
+            .as_object_mut()
+            .unwrap()
+            .remove("authorization");
+        e
+    };
+    // As it stands, the request is unauthenticated.
+    let a = invoke(&app, anonymous(&body(DEMO_CURRENT, DEMO_NEW)), "r0").await;
+    a.assert_problem(401, "r0");
+    // Step 1 comes before step 2: each of these is its own problem, not a 401.
+    let mut e = anonymous(&body(DEMO_CURRENT, DEMO_NEW));
+    e["rawPath"] = json!("/api/workspace/account/other");
+    e["requestContext"]["http"]["path"] = json!("/api/workspace/account/other");
+    let a = invoke(&app, e, "r1").await;
+    a.assert_problem(404, "r1");
+    assert_eq!(a.header("www-authenticate"), None);
+    let mut e = anonymous(&body(DEMO_CURRENT, DEMO_NEW));
+    e["requestContext"]["http"]["method"] = json!("GET");
+    let a = invoke(&app, e, "r2").await;
+    a.assert_problem(405, "r2");
+    assert_eq!(a.header("allow"), Some("POST"));
+    let mut e = anonymous(&body(DEMO_CURRENT, DEMO_NEW));
+    e["headers"]["content-type"] = json!("text/plain");
+    invoke(&app, e, "r3").await.assert_problem(415, "r3");
+    let big = json!({"CurrentPassword": DEMO_CURRENT, "NewPassword": DEMO_NEW, "Pad": "p".repeat(17 * 1024)});
+    invoke(&app, anonymous(&big.to_string()), "r4")
+        .await
+        .assert_problem(413, "r4");
+}
+
+#[tokio::test]
+async fn a_disabled_or_service_account_is_403_even_while_locked() {
+    let (sdk, table, app) = setup().await;
+    let locked_until = now() + 600;
+    // The lock is live: an active user gets 429.
+    set(&sdk, &table, &[("LockedUntil", attr_n(locked_until))]).await;
+    let a = invoke(&app, change(DEMO_CURRENT, DEMO_NEW), "active").await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    // Step 3 (the account) comes before step 4 (the lockout).
+    for (name, attr, value) in [
+        ("disabled", "Status", "Disabled"),
+        ("service", "AccountType", "Service"),
+    ] {
+        seed_demo(&sdk, &table, DEMO_CURRENT).await;
+        set(
+            &sdk,
+            &table,
+            &[(attr, attr_s(value)), ("LockedUntil", attr_n(locked_until))],
+        )
+        .await;
+        let a = invoke(&app, change(DEMO_CURRENT, DEMO_NEW), name).await;
+        a.assert_problem(403, name);
+        assert_eq!(a.header("retry-after"), None, "{name}");
+        let after = item(&sdk, &table, DEMO_SUB).await;
+        assert_eq!(n(&after, "FailedPasswordAttempts"), None, "{name}");
+        assert_eq!(n(&after, "PasswordVersion"), None, "{name}");
+    }
+    // A token issued before the last change is refused (401) before the lock, too.
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    set(
+        &sdk,
+        &table,
+        &[
+            ("TokensValidAfter", attr_n(now() - 10)),
+            ("LockedUntil", attr_n(locked_until)),
+        ],
+    )
+    .await;
+    let mut e = change(DEMO_CURRENT, DEMO_NEW);
+    e["requestContext"]["authorizer"]["lambda"]["iat"] = json!(now() - 100);
+    let a = invoke(&app, e, "revoked").await;
+    a.assert_problem(401, "revoked");
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
+}
+
+#[tokio::test]
+async fn unchanged_after_nfkc_and_a_wrong_current_password_over_a_reused_one() {
+    let (sdk, table, app) = setup().await;
+    // Full-width letters: NFKC turns them into the current password.
+    let wide = "\u{FF43}\u{FF4F}\u{FF52}\u{FF52}\u{FF45}\u{FF43}\u{FF54} horse battery staple";
+    for (current, new) in [(DEMO_CURRENT, wide), (wide, DEMO_CURRENT)] {
+        let a = invoke(&app, change(current, new), "unchanged").await;
+        assert_eq!(a.status, 400, "{current} -> {new}: {}", a.body);
+        a.assert_envelope();
+        let unchanged = a.body["Errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["Code"] == "PasswordUnchanged")
+            .unwrap_or_else(|| panic!("{current} -> {new}: no PasswordUnchanged: {}", a.body));
+        assert_eq!(unchanged["Field"], "NewPassword");
+        assert_eq!(unchanged["Type"], 0);
+    }
+    assert_eq!(
+        n(
+            &item(&sdk, &table, DEMO_SUB).await,
+            "FailedPasswordAttempts"
+        ),
+        None,
+        "a validation error counts nothing"
+    );
+    // After a change, the old password is in the history; sent as the new one with a wrong
+    // current password, the answer is the wrong password (reuse is judged after step 6).
+    let a = invoke(&app, change(DEMO_CURRENT, DEMO_NEW), "change").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = invoke(&app, change("not the password", DEMO_CURRENT), "both").await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    let error = single_error(&a, "CurrentPasswordIncorrect", 1);
+    assert_eq!(error["Field"], "CurrentPassword");
+    assert_eq!(error["Metadata"], json!({"RemainingAttempts": "4"}));
+    assert_eq!(
+        n(
+            &item(&sdk, &table, DEMO_SUB).await,
+            "FailedPasswordAttempts"
+        ),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn password_reused_carries_the_configured_history_depth() {
+    for (depth, config_value) in [(5, None), (2, Some("2"))] {
+        let sdk = sdk().await;
+        let table = new_table(&sdk).await;
+        seed_demo(&sdk, &table, DEMO_CURRENT).await;
+        let extra: Vec<(&str, &str)> = config_value
+            .map(|v| vec![("PASSWORD_HISTORY", v)])
+            .unwrap_or_default();
+        let app = change_password::app::build(&config(&table, &extra), &sdk).unwrap();
+        let a = invoke(&app, change(DEMO_CURRENT, DEMO_NEW), "first").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let a = invoke(&app, change(DEMO_NEW, DEMO_CURRENT), "back").await;
+        assert_eq!(a.status, 400, "{}", a.body);
+        let error = single_error(&a, "PasswordReused", 1);
+        assert_eq!(error["Field"], "NewPassword");
+        assert_eq!(
+            error["Metadata"],
+            json!({"HistoryDepth": depth.to_string()}),
+            "PASSWORD_HISTORY={config_value:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// §5: the record.
+
+#[tokio::test]
+async fn missing_account_type_and_status_mean_user_and_active() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    let hash = hasher()
+        .hash(
+            DEMO_CURRENT,
+            &change_password::domain::password_hashing::PepperKeys::none(),
+        )
+        .unwrap();
+    // An item as minimal provisioning writes it: no AccountType, no Status.
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .put_item()
+        .table_name(&table)
+        .item("UserId", attr_s(DEMO_SUB))
+        .item("PasswordHash", attr_s(&hash))
+        .send()
+        .await
+        .unwrap();
+    let app = app(&sdk, &table).await;
+    let a = invoke(&app, change(DEMO_CURRENT, DEMO_NEW), "r").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["Success"], true);
+    let after = item(&sdk, &table, DEMO_SUB).await;
+    assert_eq!(n(&after, "PasswordVersion"), Some(1));
+    assert!(
+        rust_argon2::verify_encoded(&s(&after, "PasswordHash").unwrap(), DEMO_NEW.as_bytes())
+            .unwrap()
+    );
+    // Provisioning's attributes are left as they were: still absent.
+    assert_eq!(after.get("AccountType"), None);
+    assert_eq!(after.get("Status"), None);
+}
+
+#[tokio::test]
+async fn every_read_of_the_account_is_consistent() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let proxy = RecordingProxy::start().await;
+    let app = change_password::app::build(&config(&table, &[]), &proxy.sdk(&sdk)).unwrap();
+    let consistent_reads = |seen: &[Seen], what: &str| -> usize {
+        let reads: Vec<&Seen> = seen.iter().filter(|s| s.operation == "GetItem").collect();
+        for read in &reads {
+            assert_eq!(
+                read.body["ConsistentRead"], true,
+                "{what}: an eventually consistent read: {}",
+                read.body
+            );
+            assert_eq!(read.body["TableName"], table.as_str());
+        }
+        assert!(
+            seen.iter()
+                .all(|s| s.operation != "Query" && s.operation != "Scan"),
+            "{what}: {seen:?}"
+        );
+        reads.len()
+    };
+    // 1. The read of step 3, on a change that succeeds.
+    let a = invoke(&app, change(DEMO_CURRENT, DEMO_NEW), "change").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(consistent_reads(&proxy.take(), "change"), 1);
+    // 2. The read after both reservation updates failed (the account was locked in between).
+    let (s2, t2) = (sdk.clone(), table.clone());
+    proxy.before_first(
+        Box::new(is_reservation),
+        Box::new(move || {
+            Box::pin(async move { set(&s2, &t2, &[("LockedUntil", attr_n(now() + 600))]).await })
+        }),
+    );
+    let a = invoke(&app, change("not the password", DEMO_CURRENT), "locked").await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    assert_eq!(consistent_reads(&proxy.take(), "locked in between"), 2);
+    // 3. The read after a lost conditional write.
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let winner = hasher()
+        .hash(
+            "winner-Quokka-Harbour-55",
+            &change_password::domain::password_hashing::PepperKeys::none(),
+        )
+        .unwrap();
+    proxy.before_first(
+        Box::new(is_commit),
+        another_change_wins(&sdk, &table, winner),
+    );
+    let a = invoke(&app, change(DEMO_CURRENT, DEMO_NEW), "race").await;
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert_eq!(consistent_reads(&proxy.take(), "race"), 2);
+}
+
+#[tokio::test]
+async fn the_token_authorizer_reads_the_marker_consistently() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let key = "a-test-only-hs256-key-for-the-rules-tests-0001";
+    let secret_id = format!("rules-hs256-{table}");
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(key)
+        .send()
+        .await
+        .unwrap();
+    let proxy = RecordingProxy::start().await;
+    let issuer = "https://issuer.example";
+    let cfg = config(
+        &table,
+        &[
+            ("JWT_ISSUER", issuer),
+            ("JWT_JWKS_URL", "http://127.0.0.1:9/jwks.json"),
+            ("JWT_HS256_SECRET_ID", secret_id.as_str()),
+        ],
+    );
+    let authorizer =
+        change_password::app::build_authorizer(&cfg, &proxy.sdk(&sdk), Duration::ZERO).unwrap();
+    let claims = json!({"sub": DEMO_SUB, "username": "demo", "token_use": "access", "iss": issuer,
+                        "iat": now() - 10, "exp": now() + 600, "jti": "s1"});
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
+    )
+    .unwrap();
+    let mut e = load_event("authorizer-rest-token.json");
+    e["authorizationToken"] = json!(format!("Bearer {token}"));
+    let answer = authorizer.handle_event(&e).await.unwrap();
+    assert_eq!(
+        answer["policyDocument"]["Statement"][0]["Effect"], "Allow",
+        "{answer}"
+    );
+    let reads: Vec<Seen> = proxy
+        .take()
+        .into_iter()
+        .filter(|s| s.operation == "GetItem")
+        .collect();
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    assert_eq!(reads[0].body["ConsistentRead"], true, "{}", reads[0].body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// §2: size, after base64 decoding.
+
+#[tokio::test]
+async fn the_16_kib_limit_is_on_the_decoded_body() {
+    let (sdk, table, app) = setup().await;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    // A JSON body of exactly `len` bytes.
+    let sized = |len: usize| {
+        let bare = json!({"CurrentPassword": DEMO_CURRENT, "NewPassword": DEMO_NEW, "Pad": ""})
+            .to_string();
+        let text =
+            json!({"CurrentPassword": DEMO_CURRENT, "NewPassword": DEMO_NEW, "Pad": "p".repeat(len - bare.len())})
+                .to_string();
+        assert_eq!(text.len(), len);
+        text
+    };
+    let limit = 16 * 1024;
+    let (at, over) = (b64.encode(sized(limit)), b64.encode(sized(limit + 1)));
+    // Both are the same length as sent (and over 16 KiB as base64 text); they differ by one
+    // decoded byte.
+    assert_eq!(at.len(), over.len());
+    assert!(at.len() > limit);
+    let mut e = event(&over);
+    e["isBase64Encoded"] = json!(true);
+    invoke(&app, e, "over").await.assert_problem(413, "over");
+    assert_eq!(
+        n(&item(&sdk, &table, DEMO_SUB).await, "PasswordVersion"),
+        None
+    );
+    let mut e = event(&at);
+    e["isBase64Encoded"] = json!(true);
+    let a = invoke(&app, e, "at").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        n(&item(&sdk, &table, DEMO_SUB).await, "PasswordVersion"),
+        Some(1)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// §4: 409 through HTTP, made to happen.
+
+#[tokio::test]
+async fn another_change_winning_the_race_is_a_409_envelope_and_nothing_is_lost() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let proxy = RecordingProxy::start().await;
+    let app = change_password::app::build(&config(&table, &[]), &proxy.sdk(&sdk)).unwrap();
+    // Just before this request's conditional write reaches DynamoDB, another change commits.
+    let winner = hasher()
+        .hash(
+            "winner-Quokka-Harbour-55",
+            &change_password::domain::password_hashing::PepperKeys::none(),
+        )
+        .unwrap();
+    proxy.before_first(
+        Box::new(is_commit),
+        another_change_wins(&sdk, &table, winner.clone()),
+    );
+    let a = invoke(&app, change(DEMO_CURRENT, DEMO_NEW), "race").await;
+    assert_eq!(a.status, 409, "{}", a.body);
+    let error = single_error(&a, "PasswordChangeConflict", 1);
+    assert_eq!(error["Field"], Value::Null);
+    assert_eq!(error["Metadata"], Value::Null);
+    assert_eq!(a.body["Warnings"], json!([]));
+    assert_eq!(a.header("retry-after"), None);
+    // The write was really sent, and lost: the winner's change stands whole.
+    assert_eq!(
+        proxy
+            .take()
+            .iter()
+            .filter(|s| is_commit(&s.operation, &s.body))
+            .count(),
+        1
+    );
+    let after = item(&sdk, &table, DEMO_SUB).await;
+    assert_eq!(s(&after, "PasswordHash"), Some(winner));
+    assert_eq!(n(&after, "PasswordVersion"), Some(1));
+    assert_eq!(
+        after.get("PasswordChangedAt"),
+        None,
+        "the loser wrote nothing"
+    );
+}
