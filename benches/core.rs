@@ -230,7 +230,7 @@ fn benches(c: &mut Criterion) {
                     assert_eq!(r["statusCode"], 200);
                     assert!(!r["body"].as_str().unwrap().contains("Unavailable"));
                 },
-                criterion::BatchSize::SmallInput,
+                criterion::BatchSize::PerIteration,
             )
         });
     }
