@@ -19,9 +19,10 @@ phase() { echo "make run: $*"; }
 pids=()
 cleanup() {
   trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  # The servers and what they started (cargo lambda watch runs the function as its child).
+  for pid in "${pids[@]}"; do pkill -INT -P "$pid" 2>/dev/null || true; kill -INT "$pid" 2>/dev/null || true; done
   sleep 1
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   phase "stopped"
 }

@@ -1047,3 +1047,38 @@ async fn a_stored_hash_that_cannot_be_verified_is_a_500_that_counts_no_attempt()
     let record = f.store.get(USER).unwrap();
     assert_eq!((record.failed_attempts, record.locked_until), (0, None));
 }
+
+#[tokio::test]
+async fn the_retry_check_runs_the_same_verifies_whatever_the_new_password_is() {
+    // Within 10 minutes of a change, a wrong current password also checks whether the
+    // request is a retry; how many argon2 runs that takes must not tell whether
+    // `NewPassword` is the current password.
+    let f = fixture();
+    f.service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
+    let runs = |new: &'static str| {
+        let f = &f;
+        async move {
+            let before = f.hasher.calls.load(Ordering::SeqCst);
+            let err = f
+                .service
+                .change(USER, req(Some("a wrong guess here"), Some(new)))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, ChangeError::CurrentPasswordIncorrect { .. }),
+                "{err:?}"
+            );
+            f.hasher.calls.load(Ordering::SeqCst) - before
+        }
+    };
+    let right_new = runs(NEW).await;
+    let other_new = runs("some-other-Quokka-91").await;
+    assert_eq!(right_new, other_new);
+    assert_eq!(
+        right_new, 3,
+        "the current password, then both retry verifies"
+    );
+}

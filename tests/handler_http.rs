@@ -558,3 +558,22 @@ async fn alb_answers_carry_the_status_line_in_status_description() {
         assert_eq!(response["statusDescription"], line, "{name}: {response}");
     }
 }
+
+#[tokio::test]
+async fn behind_an_alb_the_source_ip_is_the_address_the_alb_appended() {
+    let (sdk, table, app) = setup().await;
+    let mut e = load_event("apigw-http-lambda-authorizer.json");
+    e["body"] = json!(body(DEMO_CURRENT, DEMO_NEW));
+    // No sourceIp in the context: the address comes from X-Forwarded-For, whose leftmost
+    // entries the client can write; the ALB appends the one it saw.
+    e["requestContext"]["http"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sourceIp");
+    e["headers"]["x-forwarded-for"] = json!("6.6.6.6, 198.51.100.7");
+    let a = invoke(&app, e, "xff").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let stored = item(&sdk, &table, DEMO_SUB).await;
+    let last = stored["LastPasswordChange"].as_m().unwrap();
+    assert_eq!(last["SourceIp"].as_s().unwrap(), "198.51.100.7");
+}

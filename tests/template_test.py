@@ -120,13 +120,16 @@ def policy_statements(role):
     return out
 
 
-def statement_summary(testcase, role):
+def statement_summary(testcase, role, allowed_conditions=()):
     """[(condition, sorted actions, resources)] of a role, checking every statement is a plain
-    Allow (no NotAction, NotResource, Principal or Condition)."""
+    Allow (no NotAction, NotResource, Principal, or Condition but those of the statements whose
+    Sid is in `allowed_conditions`)."""
     actual = []
     for cond, stmt in policy_statements(role):
         testcase.assertEqual(stmt.get("Effect"), "Allow", stmt)
         for key in ("NotAction", "NotResource", "Principal", "NotPrincipal", "Condition"):
+            if key == "Condition" and stmt.get("Sid") in allowed_conditions:
+                continue
             testcase.assertNotIn(key, stmt)
         actual.append((cond, sorted(as_list(stmt["Action"])), as_list(stmt["Resource"])))
     return actual
@@ -540,8 +543,8 @@ class TemplateTest(unittest.TestCase):
             "FunctionUrlEnabled",
             {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${CognitoUserPoolId}"},
             NO_VALUE]})
-        self.assertEqual(self.env["JWT_AUDIENCE"], {"Fn::If": [
-            "FunctionUrlEnabled", {"Fn::Join": [",", {"Ref": "CognitoAppClientIds"}]}, NO_VALUE]})
+        # The audience always: authorizer claims must name one of the app clients too.
+        self.assertEqual(self.env["JWT_AUDIENCE"], {"Fn::Join": [",", {"Ref": "CognitoAppClientIds"}]})
 
     def test_cors(self):
         self.assertEqual(self.t["Parameters"]["CorsAllowedOrigins"]["Type"], "CommaDelimitedList")
@@ -865,12 +868,18 @@ class TemplateTest(unittest.TestCase):
              [{"Fn::Sub": log_group}, {"Fn::Sub": log_group + ":*"}]),
             ("TracingEnabled", XRAY_ACTIONS, ["*"]),
         ]
-        actual = statement_summary(self, role)
+        actual = statement_summary(self, role, allowed_conditions=("UsersTableRead",))
         self.assertEqual(sorted(actual, key=repr), sorted(expected, key=repr))
         actions = {a for _, acts, _ in actual for a in acts}
         for forbidden in ("dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem",
                           "dynamodb:Query", "dynamodb:Scan", "secretsmanager:GetSecretValue"):
             self.assertNotIn(forbidden, actions)
+        # The read is limited to the key and the marker: never a password hash.
+        read = next(s for _, s in policy_statements(role) if s.get("Sid") == "UsersTableRead")
+        self.assertEqual(read["Condition"], {
+            "ForAllValues:StringEquals": {
+                "dynamodb:Attributes": ["UserId", "TokensValidAfter", "PasswordChangeSession"]},
+            "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}})
 
     def test_token_authorizer_canary_and_output(self):
         props = self.res[AUTHORIZER]["Properties"]

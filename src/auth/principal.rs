@@ -11,6 +11,15 @@ use serde_json::{Map, Value};
 /// longer one could not be a DynamoDB key anyway (2048 bytes): refused as unauthenticated.
 pub const MAX_USER_ID_BYTES: usize = 255;
 
+/// A user id this service accepts: at most 255 bytes of printable characters other than `"`
+/// and `\` (it is a DynamoDB key, and it travels unescaped in the security event's template).
+pub fn acceptable_user_id(id: &str) -> bool {
+    id.len() <= MAX_USER_ID_BYTES && !id.chars().any(|c| c.is_control() || c == '"' || c == '\\')
+}
+
+/// A time claim further ahead than this is not believed (clock skew allowance).
+const MAX_CLOCK_SKEW_SECONDS: i64 = 60;
+
 /// Where the caller's identity came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrincipalSource {
@@ -169,10 +178,29 @@ pub fn claim_string(value: &Value) -> Option<String> {
     }
 }
 
-/// A principal from verified claims (authorizer claims or a verified token).
+/// Which callers a verified token may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Callers {
+    /// Users only: machine tokens are refused (403), as changing a password needs a user.
+    Users,
+    /// Users and machines (client-credentials tokens): what token-authorizer lets through to
+    /// the workspace's other APIs.
+    UsersAndMachines,
+}
+
+/// A principal from verified claims (authorizer claims or a verified token): users only.
 pub fn from_claims(
     claims: &Map<String, Value>,
     source: PrincipalSource,
+) -> Result<Principal, PrincipalError> {
+    caller_from_claims(claims, source, Callers::Users)
+}
+
+/// A principal from verified claims, for the given kind of callers.
+pub fn caller_from_claims(
+    claims: &Map<String, Value>,
+    source: PrincipalSource,
+    callers: Callers,
 ) -> Result<Principal, PrincipalError> {
     let get = |key: &str| {
         claims
@@ -180,12 +208,15 @@ pub fn from_claims(
             .and_then(claim_string)
             .filter(|v| !v.is_empty())
     };
-    let Some(sub) = get("sub").filter(|s| s.len() <= MAX_USER_ID_BYTES) else {
+    let Some(sub) = get("sub").filter(|s| acceptable_user_id(s)) else {
         return Err(PrincipalError::Unauthenticated);
     };
     // Cognito client-credentials tokens: no user name, and the subject is the client itself.
     let has_username = get("username").is_some() || get("cognito:username").is_some();
-    if !has_username && get("client_id").as_deref() == Some(sub.as_str()) {
+    if callers == Callers::Users
+        && !has_username
+        && get("client_id").as_deref() == Some(sub.as_str())
+    {
         return Err(PrincipalError::MachineToken);
     }
     Ok(Principal {
@@ -204,13 +235,17 @@ fn token_facts(claims: &Map<String, Value>, missing_iat: IssuedAt) -> TokenFacts
             .and_then(claim_string)
             .filter(|v| !v.is_empty())
     };
+    // A time in the future (beyond clock skew) is not believed: such an `iat` is of unknown
+    // age (refused after a change), such an `auth_time` no sign-in at all.
+    let latest = time::OffsetDateTime::now_utc().unix_timestamp() + MAX_CLOCK_SKEW_SECONDS;
+    let believable = |v: &Value| claim_time(v).filter(|t| *t <= latest);
     let issued_at = match claims.get("iat") {
         None | Some(Value::Null) => missing_iat,
-        Some(v) => claim_time(v).map_or(IssuedAt::Unknown, IssuedAt::At),
+        Some(v) => believable(v).map_or(IssuedAt::Unknown, IssuedAt::At),
     };
     TokenFacts {
         issued_at,
-        auth_time: claims.get("auth_time").and_then(claim_time),
+        auth_time: claims.get("auth_time").and_then(believable),
         session: SessionIds {
             jti: text("jti"),
             origin_jti: text("origin_jti"),
@@ -262,7 +297,7 @@ fn from_lambda_context(context: &Map<String, Value>) -> Result<Principal, Princi
     };
     match get("sub")
         .or_else(|| get("principalId"))
-        .filter(|s| s.len() <= MAX_USER_ID_BYTES)
+        .filter(|s| acceptable_user_id(s))
     {
         Some(user_id) => Ok(Principal {
             user_id,
@@ -280,6 +315,32 @@ mod tests {
 
     fn user(ctx: Value) -> Result<Option<Principal>, PrincipalError> {
         from_authorizer(&ctx, &[])
+    }
+
+    #[test]
+    fn user_ids_that_could_break_a_template_or_a_key_are_refused() {
+        for bad in ["a\"b", "a\\b", "a\nb", "a\u{0}b"] {
+            let ctx = json!({"authorizer": {"jwt": {"claims": {"sub": bad, "username": "x"}}}});
+            assert_eq!(user(ctx), Err(PrincipalError::Unauthenticated), "{bad:?}");
+        }
+        assert!(acceptable_user_id("7c1d5e2a-3b4f-4a6e-8d9c-0e1f2a3b4c5d"));
+        assert!(acceptable_user_id("auth0|5f7c8ec7c33c6c004bbafe82"));
+    }
+
+    #[test]
+    fn time_claims_from_the_future_are_not_believed() {
+        let later = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+        let ctx = json!({"authorizer": {"jwt": {"claims": {"sub": "u", "username": "x",
+            "iat": later.to_string(), "auth_time": later.to_string()}}}});
+        let p = user(ctx).unwrap().unwrap();
+        assert_eq!(p.token.issued_at, IssuedAt::Unknown);
+        assert_eq!(p.token.auth_time, None);
+        let huge =
+            json!({"authorizer": {"jwt": {"claims": {"sub": "u", "username": "x", "iat": 1e300}}}});
+        assert_eq!(
+            user(huge).unwrap().unwrap().token.issued_at,
+            IssuedAt::Unknown
+        );
     }
 
     #[test]

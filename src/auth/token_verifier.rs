@@ -4,7 +4,7 @@
 //! `client_id` in the audience when one is set, `token_use = access` when present, `sub` required.
 
 use crate::auth::jwks::{JwksCache, JwksError};
-use crate::auth::principal::{self, Principal, PrincipalError, PrincipalSource};
+use crate::auth::principal::{self, Callers, Principal, PrincipalError, PrincipalSource};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
@@ -94,6 +94,15 @@ impl TokenVerifier {
 
     /// Verifies `token` and returns its caller.
     pub async fn verify(&self, token: &str) -> Result<Principal, TokenFailure> {
+        self.verify_for(token, Callers::Users).await
+    }
+
+    /// [`Self::verify`], for the given kind of callers (token-authorizer lets machines in).
+    pub async fn verify_for(
+        &self,
+        token: &str,
+        callers: Callers,
+    ) -> Result<Principal, TokenFailure> {
         let invalid = || TokenFailure::Refused(PrincipalError::InvalidToken);
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
         let key = match header.alg {
@@ -139,9 +148,11 @@ impl TokenVerifier {
         {
             return Err(invalid());
         }
-        principal::from_claims(&claims, PrincipalSource::BearerToken).map_err(|e| match e {
-            PrincipalError::Unauthenticated => invalid(),
-            other => TokenFailure::Refused(other),
+        principal::caller_from_claims(&claims, PrincipalSource::BearerToken, callers).map_err(|e| {
+            match e {
+                PrincipalError::Unauthenticated => invalid(),
+                other => TokenFailure::Refused(other),
+            }
         })
     }
 }

@@ -4,8 +4,8 @@
 //!
 //! - REST `TOKEN` and `REQUEST` authorizers get an IAM policy for the whole stage (so that API
 //!   Gateway's cache of the decision serves every route), or the error `Unauthorized` (API
-//!   Gateway answers 401) for a missing, invalid or revoked token. A verified token this
-//!   service refuses as a caller (a machine token) gets a `Deny` policy (403).
+//!   Gateway answers 401) for a missing, invalid or revoked token. Machine (client-credentials)
+//!   tokens are let through: refusing them is change-password's own rule, not the workspace's.
 //! - HTTP API authorizers (payload 2.0) get a simple response: `isAuthorized` and a context.
 //! - When the user's marker cannot be read and none is cached, the answer is an error other
 //!   than `Unauthorized` (API Gateway answers 500): revoked tokens are never let through.
@@ -13,7 +13,7 @@
 //! The context handed to the API carries `sub`, `iat` and the session ids, so that
 //! change-password itself, behind this authorizer, applies the same rule.
 
-use crate::auth::principal::{Principal, PrincipalError};
+use crate::auth::principal::{Callers, Principal};
 use crate::auth::revocation::{RevocationCheck, Verdict};
 use crate::auth::token_verifier::{TokenFailure, TokenVerifier};
 use crate::domain::sessions::{IssuedAt, MarkerSource};
@@ -60,8 +60,6 @@ enum Kind {
 #[derive(Debug)]
 enum Decision {
     Allow(Principal),
-    /// A verified token refused as a caller: a `Deny` policy.
-    Deny(String),
     /// Missing, invalid or revoked.
     Unauthorized,
     Unavailable(String),
@@ -101,12 +99,11 @@ impl<M: MarkerSource> Authorizer<M> {
         metrics::emit(metric, EventSource::Unknown);
         let outcome = match &decision {
             Decision::Allow(_) => "allow",
-            Decision::Deny(_) => "deny",
             Decision::Unauthorized => "unauthorized",
             Decision::Unavailable(_) => "unavailable",
         };
         let detail = match &decision {
-            Decision::Deny(why) | Decision::Unavailable(why) => Some(why.as_str()),
+            Decision::Unavailable(why) => Some(why.as_str()),
             _ => None,
         };
         tracing::info!(
@@ -119,12 +116,13 @@ impl<M: MarkerSource> Authorizer<M> {
     }
 
     async fn decide(&self, token: &str) -> Decision {
-        let principal = match self.verifier.verify(token).await {
+        let principal = match self
+            .verifier
+            .verify_for(token, Callers::UsersAndMachines)
+            .await
+        {
             Ok(principal) => principal,
             Err(TokenFailure::Unavailable(why)) => return Decision::Unavailable(why),
-            Err(TokenFailure::Refused(
-                e @ (PrincipalError::MachineToken | PrincipalError::ApiKeyCaller),
-            )) => return Decision::Deny(e.to_string()),
             Err(TokenFailure::Refused(_)) => return Decision::Unauthorized,
         };
         match self.revocation.verdict(&principal).await {
@@ -143,7 +141,6 @@ fn respond(kind: Kind, event: &Value, decision: Decision) -> Result<Value, Autho
     match (kind, decision) {
         (_, Decision::Unavailable(why)) => Err(AuthorizerError::Unavailable(why)),
         (Kind::RestPolicy, Decision::Unauthorized) => Err(AuthorizerError::Unauthorized),
-        (Kind::RestPolicy, Decision::Deny(_)) => Ok(policy(event, "anonymous", "Deny", None)),
         (Kind::RestPolicy, Decision::Allow(p)) => {
             Ok(policy(event, &p.user_id, "Allow", Some(context(&p))))
         }

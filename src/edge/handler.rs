@@ -335,7 +335,8 @@ impl<S: AccountStore> Handler<S> {
 }
 
 /// Where the request came from: the Lambda request id, the client's address as the front door
-/// saw it (an ALB passes it in `X-Forwarded-For`), and its user agent.
+/// saw it (an ALB appends it to `X-Forwarded-For`: the rightmost entry, since the client can
+/// send the others), and its user agent.
 fn origin_of(request: &Request, request_context: &Value) -> RequestOrigin {
     let request_id = request
         .lambda_context_ref()
@@ -357,7 +358,7 @@ fn origin_of(request: &Request, request_context: &Value) -> RequestOrigin {
     .unwrap_or_else(|| {
         let forwarded = header(header::HeaderName::from_static("x-forwarded-for"));
         forwarded
-            .split(',')
+            .rsplit(',')
             .next()
             .unwrap_or_default()
             .trim()

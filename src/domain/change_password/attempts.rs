@@ -105,8 +105,9 @@ impl<S: AccountStore> ChangePasswordService<S> {
     }
 
     /// Whether the request is the change that succeeded last, under 10 minutes ago: its new
-    /// password is the current one and its current password the previous one. The new
-    /// password is checked first, so that this is no oracle for the previous password.
+    /// password is the current one and its current password the previous one. Each attempt
+    /// thus checks one candidate for the current password: the `CurrentPassword` of a guess, or
+    /// the `NewPassword` of a request whose `CurrentPassword` is the previous one.
     pub(super) async fn is_retry(
         &self,
         account: &AccountRecord,
@@ -122,14 +123,16 @@ impl<S: AccountStore> ChangePasswordService<S> {
         else {
             return Ok(false);
         };
-        if !recent || !self.tasks.verify(&passwords.new, stored, pepper).await? {
+        if !recent {
             return Ok(false);
         }
-        for candidate in std::iter::once(&passwords.current).chain(&passwords.current_raw) {
-            if self.tasks.verify(candidate, previous, pepper).await? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        // Both verifies always run, whatever the first says: how long the answer takes must
+        // not tell whether `NewPassword` is the current password.
+        let new_is_current = self.tasks.verify(&passwords.new, stored, pepper).await?;
+        let current_was_previous = self
+            .tasks
+            .verify(&passwords.current, previous, pepper)
+            .await?;
+        Ok(new_is_current && current_was_previous)
     }
 }
