@@ -6,31 +6,13 @@ mod support;
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::runtime_api::{Invocation, RuntimeApi};
+use support::runtime_api::{Invocation, RuntimeApi, aws_vars};
 use support::*;
 use tokio::io::AsyncReadExt;
 
 const LIMIT: Duration = Duration::from_secs(20);
 const KEY: &str = "a-test-only-hs256-key-for-the-binary-tests!";
 const ISSUER: &str = "https://issuer.example";
-
-fn vars(table: &str, extra: &[(&str, &str)]) -> Vec<(&'static str, String)> {
-    let mut vars: Vec<(&'static str, String)> = [
-        "AWS_ENDPOINT_URL",
-        "AWS_REGION",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-    ]
-    .into_iter()
-    .map(|k| (k, std::env::var(k).unwrap()))
-    .collect();
-    vars.push(("AWS_EC2_METADATA_DISABLED", "true".into()));
-    vars.push(("USERS_TABLE", table.into()));
-    for (k, v) in extra {
-        vars.push((Box::leak(k.to_string().into_boxed_str()), v.to_string()));
-    }
-    vars
-}
 
 async fn drain(mut pipe: impl tokio::io::AsyncRead + Unpin) -> String {
     let mut text = String::new();
@@ -57,19 +39,10 @@ async fn status(api: &RuntimeApi, event: Value) -> u64 {
     }
 }
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 fn hs256(sub: &str, iat: i64, jti: &str) -> String {
     let claims = json!({"sub": sub, "username": "demo", "token_use": "access", "iss": ISSUER,
                         "iat": iat, "exp": iat + 3600, "jti": jti, "origin_jti": format!("{jti}-origin")});
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(KEY.as_bytes()),
-    )
-    .unwrap()
+    sign_hs256(KEY, &claims)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,17 +50,10 @@ async fn racing_sessions_one_change_wins_and_every_other_session_is_refused_ever
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
-    let secret_id = format!("binary-hs256-{table}");
-    aws_sdk_secretsmanager::Client::new(&sdk)
-        .create_secret()
-        .name(&secret_id)
-        .secret_string(KEY)
-        .send()
-        .await
-        .unwrap();
+    let secret_id = create_secret(&sdk, &format!("binary-hs256-{table}"), KEY).await;
     let api = std::sync::Arc::new(RuntimeApi::start().await);
     let mut functions: Vec<_> = (0..3)
-        .map(|_| api.spawn_function(&vars(&table, &[])))
+        .map(|_| api.spawn_function(&aws_vars(&table, &[])))
         .collect();
     // Six sessions, all signed in before the change, race to change the password.
     let signed_in = now() - 120;
@@ -132,7 +98,7 @@ async fn racing_sessions_one_change_wins_and_every_other_session_is_refused_ever
         }
     }
     // token-authorizer instances started now refuse the other sessions' tokens too.
-    let authorizer_vars = vars(
+    let authorizer_vars = aws_vars(
         &table,
         &[("JWT_ISSUER", ISSUER), ("JWT_HS256_SECRET_ID", &secret_id)],
     );
@@ -208,7 +174,7 @@ async fn a_failed_refresh_token_revocation_is_counted_and_the_change_stands() {
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
     let api = RuntimeApi::start().await;
-    let mut child = api.spawn_function(&vars(
+    let mut child = api.spawn_function(&aws_vars(
         &table,
         &[("COGNITO_USER_POOL_ID", "eu-west-1_NoSuchPool")],
     ));

@@ -5,7 +5,9 @@
 use std::path::Path;
 
 fn sources(folder: &str) -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(folder);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join(folder);
     let mut out = Vec::new();
     let mut stack = vec![dir];
     while let Some(dir) = stack.pop() {
@@ -59,7 +61,16 @@ fn domain_depends_on_nothing_of_the_edges() {
 
 #[test]
 fn auth_and_the_adapters_point_inward() {
-    assert_never_names("auth", &["crate::edge", "crate::aws", "crate::app", "lambda_http"]);
-    assert_never_names("aws", &["crate::edge", "crate::auth", "crate::web", "crate::app"]);
-    assert_never_names("web", &["crate::edge", "crate::auth", "crate::aws", "crate::app"]);
+    assert_never_names(
+        "auth",
+        &["crate::edge", "crate::aws", "crate::app", "lambda_http"],
+    );
+    assert_never_names(
+        "aws",
+        &["crate::edge", "crate::auth", "crate::web", "crate::app"],
+    );
+    assert_never_names(
+        "web",
+        &["crate::edge", "crate::auth", "crate::aws", "crate::app"],
+    );
 }

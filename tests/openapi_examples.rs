@@ -154,14 +154,12 @@ async fn with_tokens(
     table: &str,
 ) -> (Arc<change_password::app::App>, String) {
     let key = "an-hs256-key-for-the-openapi-examples-test";
-    let secret_id = format!("openapi-hs256-{}-{table}", std::process::id());
-    aws_sdk_secretsmanager::Client::new(sdk)
-        .create_secret()
-        .name(&secret_id)
-        .secret_string(key)
-        .send()
-        .await
-        .unwrap();
+    let secret_id = create_secret(
+        sdk,
+        &format!("openapi-hs256-{}-{table}", std::process::id()),
+        key,
+    )
+    .await;
     let issuer = "https://issuer.example";
     let app = change_password::app::build(
         &config(
@@ -177,12 +175,7 @@ async fn with_tokens(
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = json!({"sub": DEMO_SUB, "username": "demo", "token_use": "access",
                         "iss": issuer, "iat": now, "exp": now + 600});
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
-    )
-    .unwrap();
+    let token = sign_hs256(key, &claims);
     (app, token)
 }
 

@@ -7,7 +7,7 @@ mod support;
 use base64::Engine;
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::runtime_api::{Invocation, RuntimeApi};
+use support::runtime_api::{Invocation, RuntimeApi, aws_vars};
 use support::*;
 use tokio::io::AsyncReadExt;
 
@@ -18,24 +18,6 @@ const MARKER: &str = "Corpus-Secret-Marker-93f1";
 /// class (4xx) is checked, and the difference is printed.
 const KNOWN_DISCREPANCIES: &[&str] = &[];
 const LIMIT: Duration = Duration::from_secs(20);
-
-fn aws_vars(table: &str, extra: &[(&str, &str)]) -> Vec<(&'static str, String)> {
-    let mut vars: Vec<(&'static str, String)> = [
-        "AWS_ENDPOINT_URL",
-        "AWS_REGION",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-    ]
-    .into_iter()
-    .map(|k| (k, std::env::var(k).unwrap()))
-    .collect();
-    vars.push(("AWS_EC2_METADATA_DISABLED", "true".into()));
-    vars.push(("USERS_TABLE", table.into()));
-    for (k, v) in extra {
-        vars.push((Box::leak(k.to_string().into_boxed_str()), v.to_string()));
-    }
-    vars
-}
 
 fn http_event(body: &str) -> Value {
     let mut e = load_event("apigw-http-jwt.json");

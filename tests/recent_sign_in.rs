@@ -10,10 +10,6 @@ use support::*;
 const KEY: &str = "a-test-only-hs256-key-for-the-sign-in-tests";
 const ISSUER: &str = "https://issuer.example";
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 fn body() -> Value {
     json!(json!({"CurrentPassword": DEMO_CURRENT, "NewPassword": DEMO_NEW}).to_string())
 }
@@ -48,12 +44,7 @@ fn bearer(auth_time: Option<i64>) -> Value {
     if let Some(at) = auth_time {
         claims["auth_time"] = json!(at);
     }
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(KEY.as_bytes()),
-    )
-    .unwrap();
+    let token = sign_hs256(KEY, &claims);
     let mut e = load_event("function-url.json");
     e["headers"]["authorization"] = json!(format!("Bearer {token}"));
     e["isBase64Encoded"] = json!(false);
@@ -65,14 +56,7 @@ async fn app_with(max_age: Option<&str>) -> (aws_config::SdkConfig, String, Arc<
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
-    let secret_id = format!("sign-in-hs256-{table}");
-    aws_sdk_secretsmanager::Client::new(&sdk)
-        .create_secret()
-        .name(&secret_id)
-        .secret_string(KEY)
-        .send()
-        .await
-        .unwrap();
+    let secret_id = create_secret(&sdk, &format!("sign-in-hs256-{table}"), KEY).await;
     let mut vars = vec![
         ("JWT_ISSUER", ISSUER),
         ("JWT_HS256_SECRET_ID", secret_id.as_str()),

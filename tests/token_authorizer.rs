@@ -16,15 +16,7 @@ const KEY: &str = "a-test-only-hs256-key-for-the-authorizer-tests";
 const ISSUER: &str = "https://issuer.example";
 
 async fn secret(sdk: &aws_config::SdkConfig, table: &str) -> String {
-    let secret_id = format!("authorizer-hs256-{table}");
-    aws_sdk_secretsmanager::Client::new(sdk)
-        .create_secret()
-        .name(&secret_id)
-        .secret_string(KEY)
-        .send()
-        .await
-        .unwrap();
-    secret_id
+    create_secret(sdk, &format!("authorizer-hs256-{table}"), KEY).await
 }
 
 /// A JWKS endpoint on loopback that publishes no key: RS256 tokens name an unknown key.
@@ -68,16 +60,7 @@ async fn authorizer_for(
 fn token(sub: &str, iat: i64, jti: &str) -> String {
     let claims = json!({"sub": sub, "username": "demo", "token_use": "access", "iss": ISSUER,
                         "iat": iat, "exp": iat + 3600, "jti": jti});
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(KEY.as_bytes()),
-    )
-    .unwrap()
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    sign_hs256(KEY, &claims)
 }
 
 /// A sample event of events/ with `token` in place of its placeholder.
@@ -291,13 +274,11 @@ async fn machine_tokens_are_let_through_and_missing_tokens_are_unauthorized() {
     let table = new_table(&sdk).await;
     let authorizer =
         authorizer_for(&sdk, &table, &secret(&sdk, &table).await, Duration::ZERO).await;
-    let machine = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+    let machine = sign_hs256(
+        KEY,
         &json!({"sub": "app-1", "client_id": "app-1", "token_use": "access", "iss": ISSUER,
                 "iat": now(), "exp": now() + 600}),
-        &jsonwebtoken::EncodingKey::from_secret(KEY.as_bytes()),
-    )
-    .unwrap();
+    );
     let answer = authorizer
         .handle_event(&with_token("authorizer-rest-token.json", &machine))
         .await

@@ -33,6 +33,18 @@ impl DynamoDbAccountStore {
         AttributeValue::S(user_id.to_string())
     }
 
+    /// A consistent `GetItem` of the user's item (SPEC §5: reads are consistent).
+    fn get(
+        &self,
+        user_id: &str,
+    ) -> aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, Self::key(user_id))
+            .consistent_read(true)
+    }
+
     /// Takes an attempt that is not the last (fewer than `last` used, not locked); returns
     /// how many are used now.
     async fn take_attempt(&self, user_id: &str, last: u32, now: i64) -> Result<u32, StoreError> {
@@ -261,11 +273,7 @@ pub fn record_from_item(
 impl AccountStore for DynamoDbAccountStore {
     async fn load(&self, user_id: &str) -> Result<Option<AccountRecord>, StoreError> {
         let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, Self::key(user_id))
-            .consistent_read(true)
+            .get(user_id)
             .send()
             .await
             .map_err(|e| classify("GetItem", e))?;
@@ -442,11 +450,7 @@ impl AccountStore for DynamoDbAccountStore {
 impl MarkerSource for DynamoDbAccountStore {
     async fn marker(&self, user_id: &str) -> Result<Option<RevocationMarker>, StoreError> {
         let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, Self::key(user_id))
-            .consistent_read(true)
+            .get(user_id)
             .projection_expression("TokensValidAfter, PasswordChangeSession")
             .send()
             .await

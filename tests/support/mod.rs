@@ -296,3 +296,30 @@ pub fn load_event(name: &str) -> Value {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
+
+/// Creates a Secrets Manager secret holding `value`; returns its id.
+pub async fn create_secret(sdk: &SdkConfig, name: &str, value: &str) -> String {
+    aws_sdk_secretsmanager::Client::new(sdk)
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create secret");
+    name.to_string()
+}
+
+/// A JWT signed with HS256 under `key`.
+pub fn sign_hs256(key: &str, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
+    )
+    .expect("sign")
+}
+
+/// Now, in epoch seconds.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

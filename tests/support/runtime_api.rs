@@ -12,6 +12,26 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+/// The environment of a function process against the DynamoDB-API server of the test run:
+/// the SDK's endpoint and credentials, the table, and `extra`.
+pub fn aws_vars(table: &str, extra: &[(&str, &str)]) -> Vec<(&'static str, String)> {
+    let mut vars: Vec<(&'static str, String)> = [
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ]
+    .into_iter()
+    .map(|k| (k, std::env::var(k).unwrap()))
+    .collect();
+    vars.push(("AWS_EC2_METADATA_DISABLED", "true".into()));
+    vars.push(("USERS_TABLE", table.into()));
+    for (k, v) in extra {
+        vars.push((Box::leak(k.to_string().into_boxed_str()), v.to_string()));
+    }
+    vars
+}
+
 /// How an invocation ended.
 #[derive(Debug, Clone)]
 pub enum Invocation {
