@@ -6,19 +6,12 @@ mod support;
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::runtime_api::{Invocation, RuntimeApi, aws_vars};
+use support::runtime_api::{Invocation, RuntimeApi, aws_vars, drain};
 use support::*;
-use tokio::io::AsyncReadExt;
 
 const LIMIT: Duration = Duration::from_secs(20);
 const KEY: &str = "a-test-only-hs256-key-for-the-binary-tests!";
 const ISSUER: &str = "https://issuer.example";
-
-async fn drain(mut pipe: impl tokio::io::AsyncRead + Unpin) -> String {
-    let mut text = String::new();
-    let _ = pipe.read_to_string(&mut text).await;
-    text
-}
 
 /// A change of the demo user's password by a token of session `jti`, issued at `iat`.
 fn change_event(jti: &str, iat: i64, current: &str, new: &str) -> Value {

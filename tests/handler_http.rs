@@ -6,7 +6,6 @@ use base64::Engine;
 use change_password::domain::account_store::AccountStore;
 use change_password::edge::handler::EventError;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use support::*;
 
 /// An HTTP API event with a Lambda authorizer for the demo user, and `body`.
@@ -18,18 +17,6 @@ fn event(body: &str) -> Value {
 
 fn body(current: &str, new: &str) -> String {
     json!({"CurrentPassword": current, "NewPassword": new}).to_string()
-}
-
-async fn setup() -> (
-    aws_config::SdkConfig,
-    String,
-    Arc<change_password::app::App>,
-) {
-    let sdk = sdk().await;
-    let table = new_table(&sdk).await;
-    seed_demo(&sdk, &table, DEMO_CURRENT).await;
-    let app = app(&sdk, &table).await;
-    (sdk, table, app)
 }
 
 fn assert_no_secrets(answer: &Answer) {

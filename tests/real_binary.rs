@@ -7,9 +7,8 @@ mod support;
 use base64::Engine;
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::runtime_api::{Invocation, RuntimeApi, aws_vars};
+use support::runtime_api::{Invocation, RuntimeApi, aws_vars, drain};
 use support::*;
-use tokio::io::AsyncReadExt;
 
 const MARKER: &str = "Corpus-Secret-Marker-93f1";
 /// Events whose answer differs from their expectation in a way reported to the lead (issue 16)
@@ -570,12 +569,6 @@ fn corpus() -> Vec<(String, Value, Option<u16>)> {
         out.push((format!("not-http-{i}"), e, None));
     }
     out
-}
-
-async fn drain(mut pipe: impl tokio::io::AsyncRead + Unpin) -> String {
-    let mut text = String::new();
-    let _ = pipe.read_to_string(&mut text).await;
-    text
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,22 +32,6 @@ fn change(current: &str, new: &str) -> Value {
     event(&body(current, new))
 }
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-async fn setup() -> (
-    aws_config::SdkConfig,
-    String,
-    Arc<change_password::app::App>,
-) {
-    let sdk = sdk().await;
-    let table = new_table(&sdk).await;
-    seed_demo(&sdk, &table, DEMO_CURRENT).await;
-    let app = app(&sdk, &table).await;
-    (sdk, table, app)
-}
-
 /// Sets attributes of the demo item directly (as provisioning or another writer would).
 async fn set(
     sdk: &aws_config::SdkConfig,

@@ -323,3 +323,12 @@ pub fn sign_hs256(key: &str, claims: &Value) -> String {
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
+
+/// A fresh table with the seeded demo user, and the app on it.
+pub async fn setup() -> (SdkConfig, String, Arc<App>) {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let app = app(&sdk, &table).await;
+    (sdk, table, app)
+}

@@ -32,6 +32,14 @@ pub fn aws_vars(table: &str, extra: &[(&str, &str)]) -> Vec<(&'static str, Strin
     vars
 }
 
+/// Everything a child process writes to `pipe`, once it closes.
+pub async fn drain(mut pipe: impl tokio::io::AsyncRead + Unpin) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut text = String::new();
+    let _ = pipe.read_to_string(&mut text).await;
+    text
+}
+
 /// How an invocation ended.
 #[derive(Debug, Clone)]
 pub enum Invocation {
