@@ -19,7 +19,7 @@ const BREACHED: &str = "Summer-Breach-2019-Password!";
 struct RangeApi {
     url: String,
     requests: Arc<Mutex<Vec<String>>>,
-    /// 0: answer; 1: HTTP 503; 2: answer after 1.5 s.
+    /// 0: answer; 1: HTTP 503; 2: answer after 1.5 s; 3: HTTP 200 with an empty body.
     mode: Arc<AtomicUsize>,
     delay_ms: Arc<AtomicU64>,
 }
@@ -78,6 +78,7 @@ impl RangeApi {
                             tokio::time::sleep(Duration::from_millis(1500)).await;
                             ok(&body)
                         }
+                        3 => ok(""),
                         _ => ok(&body),
                     };
                     let _ = socket.write_all(reply.as_bytes()).await;
@@ -232,7 +233,7 @@ async fn answers_are_cached_per_prefix() {
 
 #[tokio::test]
 async fn when_the_range_api_is_down_open_accepts_with_a_warning_and_closed_answers_503() {
-    for mode in [1, 2] {
+    for mode in [1, 2, 3] {
         let api = RangeApi::start(&[]).await;
         api.mode.store(mode, Ordering::SeqCst);
         let (sdk, table, app) = setup(&api, "open").await;

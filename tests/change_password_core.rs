@@ -11,6 +11,7 @@ use change_password::domain::password_hashing::{
 };
 use change_password::domain::password_policy::PasswordPolicy;
 use change_password::domain::pepper::StaticPepper;
+use change_password::domain::sessions::{IssuedAt, TokenFacts};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -24,6 +25,8 @@ const NEW: &str = "violet-Harbor-Lantern-42";
 struct CountingHasher {
     inner: Argon2Hasher,
     calls: AtomicUsize,
+    /// When above 0, a verify waits (5 s at most) until that many calls have started.
+    gate: AtomicUsize,
 }
 
 impl PasswordHashing for CountingHasher {
@@ -33,6 +36,12 @@ impl PasswordHashing for CountingHasher {
     }
     fn verify(&self, password: &str, phc: &str, pepper: &PepperKeys) -> Result<bool, HashingError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.calls.load(Ordering::SeqCst) < self.gate.load(Ordering::SeqCst)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         self.inner.verify(password, phc, pepper)
     }
 }
@@ -42,6 +51,8 @@ struct Fixture {
     hasher: Arc<CountingHasher>,
     service: ChangePasswordService<InMemoryAccountStore>,
     now: Arc<AtomicI64>,
+    /// Seconds the clock moves on after each reading (0: it stands still).
+    tick: Arc<AtomicI64>,
 }
 
 fn small() -> Argon2Settings {
@@ -57,11 +68,14 @@ fn fixture_with(protection: ProtectionSettings, pepper: PepperKeys) -> Fixture {
     let hasher = Arc::new(CountingHasher {
         inner: Argon2Hasher::new(small()),
         calls: AtomicUsize::new(0),
+        gate: AtomicUsize::new(0),
     });
     let now = Arc::new(AtomicI64::new(1_800_000_000));
-    let clock_now = now.clone();
+    let tick = Arc::new(AtomicI64::new(0));
+    let (clock_now, clock_tick) = (now.clone(), tick.clone());
     let clock: Clock = Arc::new(move || {
-        time::OffsetDateTime::from_unix_timestamp(clock_now.load(Ordering::SeqCst)).unwrap()
+        let at = clock_now.fetch_add(clock_tick.load(Ordering::SeqCst), Ordering::SeqCst);
+        time::OffsetDateTime::from_unix_timestamp(at).unwrap()
     });
     let pepper = Arc::new(pepper);
     let mut record = AccountRecord::new_user(USER, hasher.inner.hash(CURRENT, &pepper).unwrap());
@@ -81,6 +95,7 @@ fn fixture_with(protection: ProtectionSettings, pepper: PepperKeys) -> Fixture {
         hasher,
         service,
         now,
+        tick,
     }
 }
 
@@ -88,10 +103,16 @@ fn fixture() -> Fixture {
     fixture_with(ProtectionSettings::default(), PepperKeys::none())
 }
 
+/// A request of a caller a Lambda authorizer vouched for (so that a change does not revoke the
+/// next request's token; the tests of revocation set the token themselves).
 fn req(current: Option<&str>, new: Option<&str>) -> ChangeRequest {
     ChangeRequest {
         current_password: current.map(String::from),
         new_password: new.map(String::from),
+        token: TokenFacts {
+            issued_at: IssuedAt::VouchedByAuthorizer,
+            ..TokenFacts::default()
+        },
         ..ChangeRequest::default()
     }
 }
@@ -711,10 +732,60 @@ async fn a_burst_of_wrong_guesses_runs_at_most_the_threshold_of_verifies() {
         5,
         "one verify per attempt"
     );
-    assert_eq!((incorrect, locked), (4, 8));
+    // Those of the first four whose argon2 ended after the fifth took the last attempt see the
+    // lock (below); how many did depends on the scheduling.
+    assert_eq!(incorrect + locked, 12);
+    assert!(incorrect <= 4, "{incorrect} answered 400");
     let record = f.store.get(USER).unwrap();
     assert_eq!(record.locked_until, Some(1_800_000_900));
     assert_eq!(record.failed_attempts, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_in_flight_when_the_lock_is_set_answer_429_not_400() {
+    let f = Arc::new(fixture());
+    // Every verify waits until five have started: all five attempts are taken, and the lock
+    // set, while the first four guesses are still in argon2.
+    f.hasher.gate.store(5, Ordering::SeqCst);
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let f = f.clone();
+        tasks.push(tokio::spawn(async move { wrong(&f).await }));
+    }
+    for t in tasks {
+        match t.await.unwrap() {
+            ChangeError::AccountLocked { retry_after } => assert_eq!(retry_after, 900),
+            other => panic!("a guess answered {other:?} while the account was locked"),
+        }
+    }
+    assert_eq!(f.hasher.calls.load(Ordering::SeqCst), 5);
+    let record = f.store.get(USER).unwrap();
+    assert_eq!(
+        (record.failed_attempts, record.locked_until),
+        (0, Some(1_800_000_900))
+    );
+}
+
+#[tokio::test]
+async fn remaining_attempts_count_the_attempts_others_took_meanwhile() {
+    let f = Arc::new(fixture());
+    // Three wrong guesses at once, each verify held until all three have started: each
+    // answers with what is left after all three, not after its own.
+    f.hasher.gate.store(3, Ordering::SeqCst);
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let f = f.clone();
+        tasks.push(tokio::spawn(async move { wrong(&f).await }));
+    }
+    for t in tasks {
+        match t.await.unwrap() {
+            ChangeError::CurrentPasswordIncorrect { remaining_attempts } => {
+                assert_eq!(remaining_attempts, Some(2))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(f.store.get(USER).unwrap().failed_attempts, 3);
 }
 
 #[tokio::test]
@@ -888,13 +959,8 @@ async fn a_hash_of_an_unnormalised_password_verifies_within_one_attempt() {
     );
 }
 
-fn with_token(
-    current: &str,
-    new: &str,
-    iat: change_password::domain::sessions::IssuedAt,
-    jti: &str,
-) -> ChangeRequest {
-    use change_password::domain::sessions::{SessionIds, TokenFacts};
+fn with_token(current: &str, new: &str, iat: IssuedAt, jti: &str) -> ChangeRequest {
+    use change_password::domain::sessions::SessionIds;
     ChangeRequest {
         token: TokenFacts {
             issued_at: iat,
@@ -960,6 +1026,45 @@ async fn after_a_change_older_tokens_are_refused_but_the_changing_session() {
             "{iat:?} {jti}: {err:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn tokens_valid_after_is_the_time_of_the_write_not_of_the_request() {
+    use change_password::domain::sessions::IssuedAt::At;
+    let f = fixture();
+    // Every reading of the clock is a second later than the one before.
+    f.tick.store(1, Ordering::SeqCst);
+    let started = f.now.load(Ordering::SeqCst);
+    f.service
+        .change(
+            USER,
+            with_token(CURRENT, NEW, At(started - 60), "session-a"),
+        )
+        .await
+        .unwrap();
+    let last_reading = f.now.load(Ordering::SeqCst) - 1;
+    assert!(last_reading > started, "the clock was read more than once");
+    let record = f.store.get(USER).unwrap();
+    assert_eq!(record.revocation.unwrap().tokens_valid_after, last_reading);
+    let changed_at = time::OffsetDateTime::from_unix_timestamp(last_reading)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    assert_eq!(
+        record.password_changed_at.as_deref(),
+        Some(changed_at.as_str())
+    );
+    // A token another session obtained while the change was under way is refused.
+    f.tick.store(0, Ordering::SeqCst);
+    let err = f
+        .service
+        .change(
+            USER,
+            with_token(NEW, "yet-another-Quokka-77", At(started), "session-b"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChangeError::TokenRevoked), "{err:?}");
 }
 
 #[tokio::test]

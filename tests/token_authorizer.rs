@@ -296,3 +296,29 @@ async fn machine_tokens_are_let_through_and_missing_tokens_are_unauthorized() {
         AuthorizerError::Unauthorized
     );
 }
+
+#[tokio::test]
+async fn a_token_of_unknown_age_is_passed_on_as_such_not_as_vouched_for() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let authorizer =
+        authorizer_for(&sdk, &table, &secret(&sdk, &table).await, Duration::ZERO).await;
+    // No `iat`, and no change yet: allowed, and the context says the age is unknown.
+    let claims = json!({"sub": DEMO_SUB, "username": "demo", "token_use": "access",
+                        "iss": ISSUER, "exp": now() + 600, "jti": "session-9"});
+    let event = with_token("authorizer-http-simple.json", &sign_hs256(KEY, &claims));
+    let answer = authorizer.handle_event(&event).await.unwrap();
+    assert_eq!(answer["isAuthorized"], true, "{answer}");
+    assert_eq!(answer["context"]["iat"], "unknown", "{answer}");
+    // change-password behind it reads that context as a token of unknown age, which a change
+    // revokes, not as a caller the authorizer vouched for.
+    let request_context = json!({"authorizer": {"lambda": answer["context"]}});
+    let principal = change_password::auth::principal::from_authorizer(&request_context, &[])
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        principal.token.issued_at,
+        change_password::domain::sessions::IssuedAt::Unknown
+    );
+}

@@ -410,6 +410,12 @@ mod tests {
             user(lambda).unwrap().unwrap().token.issued_at,
             IssuedAt::At(5)
         );
+        // token-authorizer's word for a token whose `iat` it could not read.
+        let lambda = json!({"authorizer": {"lambda": {"sub": "u", "iat": "unknown"}}});
+        assert_eq!(
+            user(lambda).unwrap().unwrap().token.issued_at,
+            IssuedAt::Unknown
+        );
     }
 
     #[test]

@@ -48,12 +48,14 @@ impl<M: MarkerSource> RevocationCheck<M> {
     pub async fn verdict(&self, principal: &Principal) -> Verdict {
         let marker = match self.cached(&principal.user_id) {
             Some(marker) => marker,
-            None => match self.source.marker(&principal.user_id).await {
-                Ok(marker) => {
-                    self.remember(&principal.user_id, marker.clone());
+            // The entry's age counts from before the read was sent, so that a slow read does
+            // not stretch how long a change takes to be seen.
+            None => match (Instant::now(), self.source.marker(&principal.user_id).await) {
+                (asked, Ok(marker)) => {
+                    self.remember(&principal.user_id, asked, marker.clone());
                     marker
                 }
-                Err(e) => return Verdict::Unknown(e.to_string()),
+                (_, Err(e)) => return Verdict::Unknown(e.to_string()),
             },
         };
         match marker {
@@ -70,7 +72,7 @@ impl<M: MarkerSource> RevocationCheck<M> {
             .map(|(_, marker)| marker.clone())
     }
 
-    fn remember(&self, user_id: &str, marker: Option<RevocationMarker>) {
+    fn remember(&self, user_id: &str, asked: Instant, marker: Option<RevocationMarker>) {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= MAX_CACHED_USERS {
             cache.retain(|_, (read, _)| read.elapsed() < self.ttl);
@@ -78,6 +80,73 @@ impl<M: MarkerSource> RevocationCheck<M> {
                 cache.clear();
             }
         }
-        cache.insert(user_id.to_string(), (Instant::now(), marker));
+        cache.insert(user_id.to_string(), (asked, marker));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::principal::PrincipalSource;
+    use crate::domain::account_store::StoreError;
+    use crate::domain::sessions::{IssuedAt, SessionIds, TokenFacts};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A marker source whose every read takes `delay` and is counted.
+    struct SlowSource {
+        delay: Duration,
+        reads: AtomicUsize,
+    }
+
+    impl MarkerSource for &'static SlowSource {
+        async fn marker(&self, _: &str) -> Result<Option<RevocationMarker>, StoreError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            Ok(Some(RevocationMarker {
+                tokens_valid_after: 1_000,
+                session: SessionIds::default(),
+            }))
+        }
+    }
+
+    fn caller(iat: i64) -> Principal {
+        Principal {
+            user_id: "u-1".into(),
+            source: PrincipalSource::BearerToken,
+            token: TokenFacts {
+                issued_at: IssuedAt::At(iat),
+                ..TokenFacts::default()
+            },
+        }
+    }
+
+    #[test]
+    fn no_marker_is_trusted_for_longer_than_the_ttl() {
+        let source: &'static SlowSource = Box::leak(Box::new(SlowSource {
+            delay: Duration::ZERO,
+            reads: AtomicUsize::new(0),
+        }));
+        let check = RevocationCheck::new(source).with_ttl(Duration::from_secs(3600));
+        assert_eq!(check.ttl, MARKER_TTL);
+    }
+
+    #[tokio::test]
+    async fn a_cached_marker_ages_from_when_it_was_asked_for() {
+        let source: &'static SlowSource = Box::leak(Box::new(SlowSource {
+            delay: Duration::from_millis(300),
+            reads: AtomicUsize::new(0),
+        }));
+        let check = RevocationCheck::new(source).with_ttl(Duration::from_millis(400));
+        assert_eq!(check.verdict(&caller(999)).await, Verdict::Revoked);
+        assert_eq!(check.verdict(&caller(1_000)).await, Verdict::Valid);
+        assert_eq!(
+            source.reads.load(Ordering::SeqCst),
+            1,
+            "the second was cached"
+        );
+        // 150 ms after the answer, 450 ms after the question: older than the TTL.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        check.verdict(&caller(1_000)).await;
+        assert_eq!(source.reads.load(Ordering::SeqCst), 2);
     }
 }

@@ -35,11 +35,12 @@ impl SessionIds {
 pub enum IssuedAt {
     /// The token's `iat` (epoch seconds).
     At(i64),
-    /// A token that carries no readable `iat`: it cannot be shown to postdate a change.
+    /// A token that carries no readable `iat`: it cannot be shown to postdate a change. The
+    /// default, so that a path that forgets to say fails closed.
+    #[default]
     Unknown,
     /// A Lambda authorizer vouched for the caller without passing the token's `iat`: the
     /// authorizer is trusted to have refused revoked tokens itself (`token-authorizer` does).
-    #[default]
     VouchedByAuthorizer,
 }
 

@@ -176,13 +176,21 @@ fn policy(event: &Value, principal_id: &str, effect: &str, context: Option<Value
     response
 }
 
+/// The context's `iat` for a token whose issue time could not be read.
+pub const UNKNOWN_IAT: &str = "unknown";
+
 /// What the API behind the authorizer learns of the caller (strings and numbers only).
 fn context(principal: &Principal) -> Value {
     let mut context = Map::new();
     context.insert("sub".into(), json!(principal.user_id));
-    if let IssuedAt::At(iat) = principal.token.issued_at {
-        context.insert("iat".into(), json!(iat));
-    }
+    // A token of unknown age says so, rather than leaving `iat` out: a function behind this
+    // authorizer then applies its own check instead of taking the caller as vouched for.
+    match principal.token.issued_at {
+        IssuedAt::At(iat) => context.insert("iat".into(), json!(iat)),
+        IssuedAt::Unknown | IssuedAt::VouchedByAuthorizer => {
+            context.insert("iat".into(), json!(UNKNOWN_IAT))
+        }
+    };
     if let Some(auth_time) = principal.token.auth_time {
         context.insert("auth_time".into(), json!(auth_time));
     }

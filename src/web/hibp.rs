@@ -65,6 +65,11 @@ pub fn parse_range(body: &str) -> Result<HashMap<String, u64>, String> {
         }
         counts.insert(suffix.to_ascii_uppercase(), count);
     }
+    // Every range holds hundreds of suffixes (and padding adds more): an empty answer is a
+    // broken one, never a clean password.
+    if counts.is_empty() {
+        return Err("the range answer holds no suffix".into());
+    }
     Ok(counts)
 }
 
@@ -137,5 +142,7 @@ mod tests {
         assert_eq!(counts["1E4C9B93F3F0682250B6CF8331B7EE68FD9"], 3);
         assert!(parse_range("<html>oops</html>").is_err());
         assert!(parse_range("ABC:1").is_err());
+        assert!(parse_range("").is_err());
+        assert!(parse_range("\r\n \r\n").is_err());
     }
 }

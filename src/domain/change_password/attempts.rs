@@ -88,20 +88,37 @@ impl<S: AccountStore> ChangePasswordService<S> {
                 refresh_tokens: RefreshTokens::Kept,
             });
         }
-        let threshold = self.protection.lockout_threshold;
         Err(match attempt {
             Some(Attempt {
                 lock: Some(until), ..
             }) => ChangeError::AccountLocked {
                 retry_after: until.saturating_sub(now).max(1) as u64,
             },
-            Some(Attempt { used, .. }) => ChangeError::CurrentPasswordIncorrect {
-                remaining_attempts: Some(threshold.saturating_sub(used)),
-            },
+            Some(attempt) => self.counted_wrong(&account.user_id, attempt).await,
             None => ChangeError::CurrentPasswordIncorrect {
                 remaining_attempts: None,
             },
         })
+    }
+
+    /// A wrong password whose attempt did not take the last one. Concurrent guesses may have
+    /// used the rest, and locked the account, while argon2 ran: the account is read again so
+    /// that no answer says `CurrentPasswordIncorrect` of a locked account, and
+    /// `RemainingAttempts` counts every attempt taken so far. When it cannot be read, the
+    /// reservation's own count answers.
+    async fn counted_wrong(&self, user_id: &str, attempt: Attempt) -> ChangeError {
+        let threshold = self.protection.lockout_threshold;
+        let now = (self.clock)().unix_timestamp();
+        let used = match self.store.load(user_id).await {
+            Ok(Some(account)) => match account.lock_remaining(now) {
+                Some(retry_after) => return ChangeError::AccountLocked { retry_after },
+                None => account.failed_attempts,
+            },
+            Ok(None) | Err(_) => attempt.used,
+        };
+        ChangeError::CurrentPasswordIncorrect {
+            remaining_attempts: Some(threshold.saturating_sub(used)),
+        }
     }
 
     /// Whether the request is the change that succeeded last, under 10 minutes ago: its new

@@ -295,7 +295,7 @@ impl<S: AccountStore> ChangePasswordService<S> {
         };
         let (cleared, prepared, breach) = tokio::join!(
             clear,
-            self.prepare(&account, &passwords, &pepper, now),
+            self.prepare(&account, &passwords, &pepper),
             lookup.finish()
         );
         cleared?;
@@ -308,12 +308,14 @@ impl<S: AccountStore> ChangePasswordService<S> {
             },
             Breach::Clean | Breach::NotChecked => {}
         }
-        // 7. History (inside `prepare`), then 8. the conditional write.
+        // 7. History (inside `prepare`), then 8. the conditional write, stamped with the time
+        // it is sent: every token issued before that is refused from then on.
         let change = PasswordChange {
             session: token.session.clone(),
             origin,
             ..prepared?
-        };
+        }
+        .stamped((self.clock)().unix_timestamp());
         let mut changed = match self.store.commit(&change).await {
             Ok(()) => Changed {
                 warnings,

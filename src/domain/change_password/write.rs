@@ -13,13 +13,12 @@ use std::sync::Arc;
 
 impl<S: AccountStore> ChangePasswordService<S> {
     /// Step 7 (the history) and the write that step 8 makes (its session and origin are the
-    /// request's).
+    /// request's; its time is set by [`PasswordChange::stamped`] when it is sent).
     pub(super) async fn prepare(
         &self,
         account: &AccountRecord,
         passwords: &Passwords,
         pepper: &Arc<PepperKeys>,
-        now: i64,
     ) -> Result<PasswordChange, ChangeError> {
         let depth = self.protection.history_depth;
         let history: Vec<String> = account
@@ -49,9 +48,9 @@ impl<S: AccountStore> ChangePasswordService<S> {
             expected_version: account.password_version,
             new_hash,
             new_version: account.password_version.unwrap_or(0) + 1,
-            changed_at: rfc3339(now),
+            changed_at: String::new(),
             history: new_history,
-            now,
+            now: 0,
             session: Default::default(),
             origin: Default::default(),
         })
@@ -101,6 +100,17 @@ impl<S: AccountStore> ChangePasswordService<S> {
             Ok(Ok(())) => RefreshTokens::Revoked,
             Ok(Err(e)) => RefreshTokens::RevocationFailed(e.to_string()),
             Err(_) => RefreshTokens::RevocationFailed("timed out".into()),
+        }
+    }
+}
+
+impl PasswordChange {
+    /// The change as sent at `now` (epoch seconds): `PasswordChangedAt` and `TokensValidAfter`.
+    pub(super) fn stamped(self, now: i64) -> Self {
+        PasswordChange {
+            changed_at: rfc3339(now),
+            now,
+            ..self
         }
     }
 }
