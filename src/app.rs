@@ -6,6 +6,7 @@ use crate::auth::revocation::RevocationCheck;
 use crate::auth::token_verifier::{
     KeyFuture, KeyProblem, SharedKeySource, TokenVerifier, parse_hs256_secret,
 };
+use crate::aws::clients;
 use crate::aws::cognito::CognitoSignOut;
 use crate::aws::dynamodb_store::DynamoDbAccountStore;
 use crate::aws::secrets::CachedSecret;
@@ -33,13 +34,10 @@ pub fn build_with_jwks_penalty(
     sdk: &SdkConfig,
     jwks_penalty: std::time::Duration,
 ) -> Result<Arc<App>, String> {
-    let store = DynamoDbAccountStore::new(
-        aws_sdk_dynamodb::Client::new(sdk),
-        config.users_table.clone(),
-    );
+    let store = DynamoDbAccountStore::new(clients::dynamodb(sdk), config.users_table.clone());
     let pepper: Arc<dyn PepperSource> = match &config.pepper_secret_id {
         Some(id) => Arc::new(SecretsManagerPepper::new(
-            aws_sdk_secretsmanager::Client::new(sdk),
+            clients::secrets_manager(sdk),
             id.clone(),
         )),
         None => Arc::new(StaticPepper::none()),
@@ -54,7 +52,7 @@ pub fn build_with_jwks_penalty(
     );
     let service = match &config.cognito_user_pool_id {
         Some(pool) => service.with_refresh_token_revoker(Arc::new(CognitoSignOut::new(
-            aws_sdk_cognitoidentityprovider::Client::new(sdk),
+            clients::cognito(sdk),
             pool.clone(),
         ))),
         None => service,
@@ -88,7 +86,7 @@ pub fn token_verifier(
         .map_err(|_| format!("JWT_JWKS_URL {jwks_url:?} is not a URL"))?;
     let hs256 = tokens.hs256_secret_id.as_ref().map(|id| {
         Box::new(SecretKey(CachedSecret::new(
-            aws_sdk_secretsmanager::Client::new(sdk),
+            clients::secrets_manager(sdk),
             id.clone(),
             parse_hs256_secret,
         ))) as Box<dyn SharedKeySource>
@@ -111,10 +109,7 @@ pub fn build_authorizer(
 ) -> Result<TokenAuthorizer, String> {
     let verifier = token_verifier(config, sdk, crate::auth::jwks::UNKNOWN_KID_PENALTY)?
         .ok_or("JWT_ISSUER is required: token-authorizer verifies every token itself")?;
-    let store = DynamoDbAccountStore::new(
-        aws_sdk_dynamodb::Client::new(sdk),
-        config.users_table.clone(),
-    );
+    let store = DynamoDbAccountStore::new(clients::dynamodb(sdk), config.users_table.clone());
     Ok(Authorizer::new(
         verifier,
         RevocationCheck::new(store).with_ttl(marker_ttl),

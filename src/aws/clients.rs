@@ -2,9 +2,11 @@
 //! function timeout, and the standard retry mode. Endpoints come from the SDK's own
 //! `AWS_ENDPOINT_URL*` variables (local emulators), never from code paths of our own.
 
+use crate::aws::xray::XrayInterceptor;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Connect timeout of one attempt.
@@ -30,6 +32,40 @@ pub async fn load() -> SdkConfig {
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .load()
         .await
+}
+
+/// The X-Ray interceptor every client shares, when Lambda provides a daemon.
+fn xray(sdk: &SdkConfig) -> Option<XrayInterceptor> {
+    static XRAY: OnceLock<Option<XrayInterceptor>> = OnceLock::new();
+    XRAY.get_or_init(|| XrayInterceptor::from_env(sdk.region().map(|r| r.as_ref())))
+        .clone()
+}
+
+/// The DynamoDB client (with X-Ray subsegments when traced).
+pub fn dynamodb(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    let mut config = aws_sdk_dynamodb::config::Builder::from(sdk);
+    if let Some(xray) = xray(sdk) {
+        config = config.interceptor(xray);
+    }
+    aws_sdk_dynamodb::Client::from_conf(config.build())
+}
+
+/// The Secrets Manager client (with X-Ray subsegments when traced).
+pub fn secrets_manager(sdk: &SdkConfig) -> aws_sdk_secretsmanager::Client {
+    let mut config = aws_sdk_secretsmanager::config::Builder::from(sdk);
+    if let Some(xray) = xray(sdk) {
+        config = config.interceptor(xray);
+    }
+    aws_sdk_secretsmanager::Client::from_conf(config.build())
+}
+
+/// The Cognito user pools client (with X-Ray subsegments when traced).
+pub fn cognito(sdk: &SdkConfig) -> aws_sdk_cognitoidentityprovider::Client {
+    let mut config = aws_sdk_cognitoidentityprovider::config::Builder::from(sdk);
+    if let Some(xray) = xray(sdk) {
+        config = config.interceptor(xray);
+    }
+    aws_sdk_cognitoidentityprovider::Client::from_conf(config.build())
 }
 
 /// An error and its sources, on one line (SDK errors keep the useful part in their sources).
