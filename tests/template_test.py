@@ -93,6 +93,37 @@ PSEUDO_PARAMETERS = {
 NO_VALUE = {"Ref": "AWS::NoValue"}
 XRAY_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
 
+# The ALB door (AlbListenerArn): a listener of an existing load balancer, and what the stack adds.
+ALB_LISTENER_ARN = ("arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/my-alb/"
+                    "50dc6c495c0c9188/f2f7dc8efc522ab2")
+ALB_PERMISSION = "AlbInvokePermission"
+ALB_TARGET_GROUP = "AlbTargetGroup"
+ALB_RULE = "AlbListenerRule"
+ALB_RESOURCES = [ALB_PERMISSION, ALB_RULE, ALB_TARGET_GROUP]
+ALB_PRINCIPAL = "elasticloadbalancing.amazonaws.com"
+
+
+def alb_path_matches(pattern, path):
+    """An ALB path-pattern value against a path: `*` is 0 or more characters (`/` included),
+    `?` exactly one, everything else literal and case-sensitive."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, path, re.S) is not None
+
+
+def route_cases():
+    """[(path, accepted)] of the function's own routing tests (is_route in src/edge/http_request.rs)."""
+    source = (ROOT / "src" / "edge" / "http_request.rs").read_text()
+    route = re.search(r'pub const ROUTE: &str = "([^"]+)";', source).group(1)
+    cases = [(route, True)] if "assert!(is_route(ROUTE));" in source else []
+    cases += [(path, not negated) for negated, path in re.findall(r'assert!\((!?)is_route\("([^"]*)"\)\)', source)]
+    return route, cases
+
+
+def deployed(template, **values):
+    """The resources CloudFormation creates for these parameter values (their Condition holds)."""
+    ev = Evaluator(template, **values)
+    return {k: v for k, v in template["Resources"].items() if "Condition" not in v or ev.condition(v["Condition"])}
+
 
 def plain(node):
     """cfn-lint's dict_node/str_node/list_node as plain Python values."""
@@ -539,12 +570,93 @@ class TemplateTest(unittest.TestCase):
                 self.assertEqual(p["Properties"]["FunctionName"], ALIAS_REF)
             if p["Properties"]["Principal"] == "*" and p["Properties"]["Action"] == "lambda:InvokeFunction":
                 self.assertIs(p["Properties"]["InvokedViaFunctionUrl"], True)
+        # No authorizer in front of the function URL or the ALB: the function verifies tokens.
         self.assertEqual(self.env["JWT_ISSUER"], {"Fn::If": [
-            "FunctionUrlEnabled",
+            "FunctionVerifiesTokens",
             {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${CognitoUserPoolId}"},
             NO_VALUE]})
+        self.assertEqual(self.t["Conditions"]["FunctionVerifiesTokens"],
+                         {"Fn::Or": [{"Condition": "FunctionUrlEnabled"}, {"Condition": "HasAlb"}]})
         # The audience always: authorizer claims must name one of the app clients too.
         self.assertEqual(self.env["JWT_AUDIENCE"], {"Fn::Join": [",", {"Ref": "CognitoAppClientIds"}]})
+
+    def test_alb_parameters_and_condition(self):
+        params, conds = self.t["Parameters"], self.t["Conditions"]
+        listener = params["AlbListenerArn"]
+        self.assertEqual((listener["Type"], listener["Default"]), ("String", ""))
+        self.assertRegex(ALB_LISTENER_ARN, listener["AllowedPattern"])
+        self.assertRegex("", listener["AllowedPattern"])
+        self.assertNotRegex(ALB_LISTENER_ARN.replace(":listener/", ":loadbalancer/"), listener["AllowedPattern"])
+        priority = params["AlbListenerRulePriority"]
+        self.assertEqual((priority["Type"], int(priority["Default"])), ("Number", 100))
+        self.assertEqual((int(priority["MinValue"]), int(priority["MaxValue"])), (1, 50000))
+        self.assertEqual(conds["HasAlb"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlbListenerArn"}, ""]}]})
+        for name in ALB_RESOURCES:
+            self.assertEqual(self.res[name].get("Condition"), "HasAlb", name)
+        self.assertEqual(self.t["Outputs"]["AlbTargetGroupArn"],
+                         {"Condition": "HasAlb", "Description": self.t["Outputs"]["AlbTargetGroupArn"]["Description"],
+                          "Value": {"Ref": ALB_TARGET_GROUP}})
+
+    def test_alb_resources_only_with_a_listener(self):
+        without = deployed(self.t)
+        self.assertEqual([k for k, v in without.items() if v["Type"].startswith("AWS::ElasticLoadBalancingV2::")], [])
+        self.assertEqual([k for k, v in without.items() if v["Type"] == "AWS::Lambda::Permission"
+                          and v["Properties"]["Principal"] == ALB_PRINCIPAL], [])
+        with_alb = deployed(self.t, AlbListenerArn=ALB_LISTENER_ARN)
+        self.assertEqual(sorted(set(with_alb) - set(without)), ALB_RESOURCES)
+        # Behind the ALB the function verifies bearer tokens itself, as behind the function URL.
+        pool = {"CognitoUserPoolId": "eu-west-1_AbCdEf123"}
+        self.assertNotIn("JWT_ISSUER", Evaluator(self.t, **pool).value(self.env))
+        self.assertEqual(Evaluator(self.t, AlbListenerArn=ALB_LISTENER_ARN, **pool).value(self.env)["JWT_ISSUER"],
+                         "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123")
+
+    def test_alb_target_group_is_the_alias_without_health_checks(self):
+        group = self.res[ALB_TARGET_GROUP]
+        self.assertEqual(group["Type"], "AWS::ElasticLoadBalancingV2::TargetGroup")
+        props = group["Properties"]
+        self.assertEqual(props["TargetType"], "lambda")
+        self.assertIs(props["HealthCheckEnabled"], False)
+        self.assertEqual(props["Targets"], [{"Id": ALIAS_REF}])
+        # ELB checks the invoke permission when it registers the target.
+        self.assertEqual(as_list(group["DependsOn"]), [ALB_PERMISSION])
+        for key in ("Port", "Protocol", "VpcId", "HealthCheckPath"):
+            self.assertNotIn(key, props)
+
+    def test_alb_permission_is_elb_on_the_alias(self):
+        permissions = {k: v for k, v in by_type(self.t, "AWS::Lambda::Permission").items()
+                       if v["Properties"]["Principal"] == ALB_PRINCIPAL}
+        self.assertEqual(list(permissions), [ALB_PERMISSION])
+        self.assertEqual(permissions[ALB_PERMISSION]["Properties"], {
+            "Action": "lambda:InvokeFunction", "FunctionName": ALIAS_REF, "Principal": ALB_PRINCIPAL,
+            "SourceAccount": {"Ref": "AWS::AccountId"}})
+
+    def test_alb_rule_forwards_the_route_by_path_only(self):
+        rule = self.res[ALB_RULE]
+        self.assertEqual(rule["Type"], "AWS::ElasticLoadBalancingV2::ListenerRule")
+        props = rule["Properties"]
+        self.assertEqual(props["ListenerArn"], {"Ref": "AlbListenerArn"})
+        self.assertEqual(props["Priority"], {"Ref": "AlbListenerRulePriority"})
+        self.assertEqual(props["Actions"], [{"Type": "forward", "TargetGroupArn": {"Ref": ALB_TARGET_GROUP}}])
+        # The path only: the function answers the other methods with 405 and Allow.
+        self.assertEqual([c["Field"] for c in props["Conditions"]], ["path-pattern"])
+        patterns = props["Conditions"][0]["PathPatternConfig"]["Values"]
+        self.assertLessEqual(len(patterns), 5)
+        route, cases = route_cases()
+        self.assertEqual(route, ROUTE_PATH)
+        self.assertGreaterEqual(len(cases), 6)
+        for path in (route, "/prod" + route, "/v1" + route, "/x" + route):
+            cases.append((path, True))
+        for path in (route + "/", route + "x", "/prod" + route + "/", route.upper(), "/", "/api/workspace/account"):
+            cases.append((path, False))
+        for path, accepted in cases:
+            with self.subTest(path=path):
+                forwarded = any(alb_path_matches(p, path) for p in patterns)
+                if accepted:
+                    self.assertTrue(forwarded, "a path the function accepts must reach it")
+                elif forwarded:
+                    # ALB's `*` also matches `/`: only several stage segments get through, and
+                    # the function answers them 404.
+                    self.assertRegex(path, r"^/[^/]+/[^/]+(/[^/]+)*" + re.escape(route) + "$")
 
     def test_cors(self):
         self.assertEqual(self.t["Parameters"]["CorsAllowedOrigins"]["Type"], "CommaDelimitedList")
@@ -795,8 +907,11 @@ class TemplateTest(unittest.TestCase):
         refs = {t for _, kind, t in iter_references({k: v for k, v in fn.items()
                                                      if k not in self.FUNCTION_LEVEL})}
         conditions = {t for t in refs if t in self.t["Conditions"]}
-        for cond in conditions:
-            refs |= {t for _, _, t in iter_references(self.t["Conditions"][cond])}
+        while conditions:
+            cond = conditions.pop()
+            found = {t for _, _, t in iter_references(self.t["Conditions"][cond])}
+            conditions |= {t for t in found - refs if t in self.t["Conditions"]}
+            refs |= found
         self.assertLessEqual(refs & set(self.t["Parameters"]), set(variations))
 
     LONGEST_VALUES = dict(
@@ -818,6 +933,7 @@ class TemplateTest(unittest.TestCase):
         "ExistingUsersTableStreamArn": "arn:aws:dynamodb:eu-west-1:123456789012:table/users-prod/stream/2026-01-01T00:00:00.000",
         "SecurityEventBusArn": "arn:aws:events:eu-west-1:123456789012:event-bus/security",
         "BreachedPasswordCheck": "off", "BreachedPasswordFail": "closed", "MaxAuthAgeSeconds": 300,
+        "AlbListenerArn": ALB_LISTENER_ARN,
     }
 
     def test_version_description_changes_exactly_when_the_version_configuration_does(self):
@@ -1262,19 +1378,28 @@ class SamTransformTest(unittest.TestCase):
         template["Resources"][AUTHORIZER]["Properties"]["CodeUri"] = "s3://bucket/token-authorizer.zip"
         return template
 
-    def transformed(self, http, rest, url):
+    # EnableHttpApi, EnableRestApi, EnableFunctionUrl, and the ALB ("true": AlbListenerArn set).
+    DOOR_COMBINATIONS = list(itertools.product(["true", "false"], repeat=4))
+
+    @staticmethod
+    def door_values(http, rest, url, alb="false"):
+        return {"EnableHttpApi": http, "EnableRestApi": rest, "EnableFunctionUrl": url,
+                "AlbListenerArn": ALB_LISTENER_ARN if alb == "true" else ""}
+
+    def transformed(self, http, rest, url, alb="false"):
         template = self.packaged(load_template())
-        values = {"EnableHttpApi": http, "EnableRestApi": rest, "EnableFunctionUrl": url,
-                  "CognitoUserPoolId": "eu-west-1_AbCdEf123", "CognitoAppClientIds": "client1,client2"}
-        for name in ("EnableHttpApi", "EnableRestApi", "EnableFunctionUrl"):
+        doors = self.door_values(http, rest, url, alb)
+        values = {**doors, "CognitoUserPoolId": "eu-west-1_AbCdEf123", "CognitoAppClientIds": "client1,client2"}
+        for name in doors:
             template["Parameters"][name]["Default"] = values[name]
         return sam_transform(template, values, _NoManagedPolicies())
 
     def test_every_combination_transforms_and_lints_clean(self):
         from cfnlint.api import lint_file
         with tempfile.TemporaryDirectory() as tmp:
-            for combo in itertools.product(["true", "false"], repeat=3):
-                with self.subTest(EnableHttpApi=combo[0], EnableRestApi=combo[1], EnableFunctionUrl=combo[2]):
+            for combo in self.DOOR_COMBINATIONS:
+                with self.subTest(EnableHttpApi=combo[0], EnableRestApi=combo[1], EnableFunctionUrl=combo[2],
+                                  Alb=combo[3]):
                     out = self.transformed(*combo)
                     resources = out["Resources"]
                     # Our roles only: SAM generated none (no CodeDeployServiceRole either) and
@@ -1286,8 +1411,10 @@ class SamTransformTest(unittest.TestCase):
                         self.assertNotIn("ManagedPolicyArns", resources[role]["Properties"])
                     # Every front-door resource keeps its condition through the transform.
                     for name, res in resources.items():
-                        if res["Type"].startswith(("AWS::ApiGateway::", "AWS::ApiGatewayV2::", "AWS::Lambda::Url")):
-                            self.assertIn(res.get("Condition"), {"HttpApiEnabled", "RestApiEnabled", "FunctionUrlEnabled"}, name)
+                        if res["Type"].startswith(("AWS::ApiGateway::", "AWS::ApiGatewayV2::", "AWS::Lambda::Url",
+                                                   "AWS::ElasticLoadBalancingV2::")):
+                            self.assertIn(res.get("Condition"),
+                                          {"HttpApiEnabled", "RestApiEnabled", "FunctionUrlEnabled", "HasAlb"}, name)
                     # The REST route carries the Cognito authorizer.
                     body = resources["RestApi"]["Properties"]["Body"]
                     self.assertEqual(body["paths"][ROUTE_PATH]["post"]["security"], [{"CognitoAuthorizer": []}])
@@ -1311,9 +1438,11 @@ class SamTransformTest(unittest.TestCase):
         return alias_id
 
     def test_every_door_invokes_the_alias(self):
-        for combo in itertools.product(["true", "false"], repeat=3):
-            with self.subTest(EnableHttpApi=combo[0], EnableRestApi=combo[1], EnableFunctionUrl=combo[2]):
-                resources = self.transformed(*combo)["Resources"]
+        for combo in self.DOOR_COMBINATIONS:
+            with self.subTest(EnableHttpApi=combo[0], EnableRestApi=combo[1], EnableFunctionUrl=combo[2],
+                              Alb=combo[3]):
+                out = self.transformed(*combo)
+                resources = out["Resources"]
                 alias = {"Ref": self.alias_id(resources)}
                 # HTTP API: the integration and its permission.
                 self.assertEqual(resources["HttpApiIntegration"]["Properties"]["IntegrationUri"], alias)
@@ -1324,9 +1453,24 @@ class SamTransformTest(unittest.TestCase):
                 self.assertEqual(uri[1], {"AliasArn": alias})
                 # Function URL: the URL itself.
                 self.assertEqual(resources["ChangePasswordFunctionUrl"]["Properties"]["TargetFunctionArn"], alias)
-                # Every permission to invoke (API Gateway, the public URL) is the alias's.
+                # ALB: the target group's one target, registered once ELB may invoke the alias,
+                # without health checks; the rule on the given listener forwards to it.
+                group = resources[ALB_TARGET_GROUP]
+                self.assertEqual(group["Properties"]["Targets"], [{"Id": alias}])
+                self.assertEqual(as_list(group["DependsOn"]), [ALB_PERMISSION])
+                self.assertIs(group["Properties"]["HealthCheckEnabled"], False)
+                self.assertEqual(resources[ALB_PERMISSION]["Properties"]["Principal"], ALB_PRINCIPAL)
+                self.assertEqual(resources[ALB_RULE]["Properties"]["Actions"],
+                                 [{"Type": "forward", "TargetGroupArn": {"Ref": ALB_TARGET_GROUP}}])
+                self.assertEqual(out["Outputs"]["AlbTargetGroupArn"]["Value"], {"Ref": ALB_TARGET_GROUP})
+                # What CloudFormation creates for these values: a door's resources only when it is on.
+                created = deployed(out, **self.door_values(*combo))
+                self.assertEqual(sorted(set(ALB_RESOURCES) & set(created)), ALB_RESOURCES if combo[3] == "true" else [])
+                self.assertEqual("ChangePasswordFunctionUrl" in created, combo[2] == "true")
+                # Every permission to invoke (API Gateway, the public URL, ELB) is the alias's.
                 permissions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Lambda::Permission"}
-                self.assertEqual(sorted(permissions), ["FunctionUrlInvokePermission", "FunctionUrlPublicPermission",
+                self.assertEqual(sorted(permissions), [ALB_PERMISSION, "FunctionUrlInvokePermission",
+                                                       "FunctionUrlPublicPermission",
                                                        "HttpApiInvokePermission", "RestApiInvokePermission"])
                 for name, permission in permissions.items():
                     self.assertEqual(permission["Properties"]["FunctionName"], alias, name)
