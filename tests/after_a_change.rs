@@ -48,6 +48,10 @@ async fn racing_sessions_one_change_wins_and_every_other_session_is_refused_ever
     let mut functions: Vec<_> = (0..3)
         .map(|_| api.spawn_function(&aws_vars(&table, &[])))
         .collect();
+    let function_stdout: Vec<_> = functions
+        .iter_mut()
+        .map(|c| tokio::spawn(drain(c.stdout.take().unwrap())))
+        .collect();
     // Six sessions, all signed in before the change, race to change the password.
     let signed_in = now() - 120;
     let mut tasks = Vec::new();
@@ -151,6 +155,15 @@ async fn racing_sessions_one_change_wins_and_every_other_session_is_refused_ever
         );
     }
     assert!(!logs.contains(KEY), "the HS256 key reached a log");
+    // The function counted each token it refused as revoked: the five other sessions after
+    // the race, and any racer that read the account after the winner's change.
+    let function_logs = futures_join(function_stdout).await;
+    let refused_in_race = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(
+        function_logs.matches("\"TokenRevoked\":1").count(),
+        5 + refused_in_race,
+        "{statuses:?}"
+    );
 }
 
 async fn futures_join(handles: Vec<tokio::task::JoinHandle<String>>) -> String {

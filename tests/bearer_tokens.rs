@@ -532,3 +532,46 @@ async fn jwks_down_later_keeps_cached_keys_and_is_503_for_new_ones() {
         None
     );
 }
+
+#[tokio::test]
+async fn after_a_change_a_verified_token_issued_before_it_is_401_but_the_changing_session() {
+    let w = world().await;
+    let signed_in = now() - 120;
+    let session = |jti: &str| {
+        let mut claims = access_claims();
+        claims["iat"] = json!(signed_in);
+        claims["jti"] = json!(jti);
+        claims["origin_jti"] = json!(format!("{jti}-origin"));
+        rs(&claims)
+    };
+    // Session A changes the password with a token from before the change.
+    expect_changed(&w, with_header(&session("session-a")), "session a").await;
+    let next = json!({"CurrentPassword": DEMO_NEW, "NewPassword": "amber-Quokka-Harbour-77"});
+    let with_body = |mut e: Value| {
+        e["body"] = json!(next.to_string());
+        e["isBase64Encoded"] = json!(false);
+        e
+    };
+    // Session B's token, issued as long ago, is refused in the header and in the query string.
+    for (door, event) in [
+        ("header", with_header(&session("session-b"))),
+        ("query", with_query(&session("session-b"))),
+    ] {
+        let a = invoke(&w.app, with_body(event), door).await;
+        assert_eq!(a.status, 401, "{door}: {}", a.body);
+        assert_eq!(
+            a.header("www-authenticate"),
+            Some("Bearer error=\"invalid_token\""),
+            "{door}"
+        );
+    }
+    // Session A goes on: a refreshed token of it (another jti, the same origin_jti) is let in.
+    let mut refreshed = access_claims();
+    refreshed["iat"] = json!(signed_in);
+    refreshed["jti"] = json!("session-a-refreshed");
+    refreshed["origin_jti"] = json!("session-a-origin");
+    let a = invoke(&w.app, with_body(with_header(&rs(&refreshed))), "refreshed").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let stored = item(&w.sdk, &w.table, DEMO_SUB).await;
+    assert_eq!(n(&stored, "PasswordVersion"), Some(2));
+}

@@ -474,19 +474,32 @@ async fn after_a_change_tokens_issued_before_it_are_401_from_every_source_but_th
     claims["iat"] = json!((valid_after + 1).to_string());
     fresh["body"] = json!(body.to_string());
     fresh["isBase64Encoded"] = json!(false);
+    // A REST Cognito token issued since, its iat as the date string that authorizer passes.
+    let mut fresh_cognito = load_event("apigw-rest-cognito.json");
+    let since = time::OffsetDateTime::from_unix_timestamp(valid_after + 1).unwrap();
+    let format = time::format_description::parse_borrowed::<2>(
+        "[weekday repr:short] [month repr:short] [day] [hour]:[minute]:[second] UTC [year]",
+    )
+    .unwrap();
+    fresh_cognito["requestContext"]["authorizer"]["claims"]["iat"] =
+        json!(since.format(&format).unwrap());
+    fresh_cognito["requestContext"]["authorizer"]["claims"]["jti"] = json!("a-cognito-session");
+    fresh_cognito["body"] = json!(body.to_string());
     for (name, e) in [
         ("lambda without iat", event(&body.to_string())),
         ("fresh", fresh),
+        ("fresh cognito date", fresh_cognito),
     ] {
         let a = invoke(&app, e, name).await;
-        assert_ne!(a.status, 401, "{name}: {}", a.body);
+        assert_eq!(a.status, 200, "{name}: {}", a.body);
     }
     // The refused tokens changed nothing: version 2 is the change the Lambda authorizer's
-    // caller made (the fresh token's identical request is its retry).
-    assert_eq!(
-        n(&item(&sdk, &table, DEMO_SUB).await, "PasswordVersion"),
-        Some(2)
-    );
+    // caller made (the fresh tokens' identical requests are its retries).
+    let stored = item(&sdk, &table, DEMO_SUB).await;
+    assert_eq!(n(&stored, "PasswordVersion"), Some(2));
+    // That caller's context names no session: the first change's session is no longer kept.
+    assert_eq!(stored.get("PasswordChangeSession"), None, "{stored:?}");
+    assert!(n(&stored, "TokensValidAfter").unwrap() >= valid_after);
 }
 
 #[tokio::test]

@@ -29,6 +29,21 @@ fn jwt_claims(auth_time: Option<i64>) -> Value {
     e
 }
 
+/// A REST Cognito authorizer's claims (strings, as API Gateway passes them).
+fn cognito_claims(auth_time: Option<i64>) -> Value {
+    let mut e = load_event("apigw-rest-cognito.json");
+    let claims = e["requestContext"]["authorizer"]["claims"]
+        .as_object_mut()
+        .unwrap();
+    claims.remove("auth_time");
+    claims.insert("iat".into(), json!(now().to_string()));
+    if let Some(at) = auth_time {
+        claims.insert("auth_time".into(), json!(at.to_string()));
+    }
+    e["body"] = body();
+    e
+}
+
 fn lambda_context(auth_time: Option<i64>) -> Value {
     let mut e = load_event("apigw-http-lambda-authorizer.json");
     if let Some(at) = auth_time {
@@ -81,6 +96,8 @@ async fn an_old_or_missing_sign_in_gets_the_rfc_9470_challenge_from_every_source
     for (name, event) in [
         ("jwt old", jwt_claims(old)),
         ("jwt none", jwt_claims(None)),
+        ("cognito old", cognito_claims(old)),
+        ("cognito none", cognito_claims(None)),
         ("lambda old", lambda_context(old)),
         ("lambda none", lambda_context(None)),
         ("bearer old", bearer(old)),
@@ -111,8 +128,9 @@ async fn an_old_or_missing_sign_in_gets_the_rfc_9470_challenge_from_every_source
     // A recent sign-in passes, from each source (each on an account of its own: a change
     // ends the tokens issued before it).
     let recent = Some(now() - 30);
-    let events: [(&str, EventOf); 3] = [
+    let events: [(&str, EventOf); 4] = [
         ("jwt", jwt_claims),
+        ("cognito", cognito_claims),
         ("lambda", lambda_context),
         ("bearer", bearer),
     ];

@@ -711,6 +711,12 @@ async fn the_token_authorizer_reads_the_marker_consistently() {
         .collect();
     assert_eq!(reads.len(), 1, "{reads:?}");
     assert_eq!(reads[0].body["ConsistentRead"], true, "{}", reads[0].body);
+    // Only the marker and the session: no hash leaves the table for the authorizer.
+    assert_eq!(
+        reads[0].body["ProjectionExpression"], "TokensValidAfter, PasswordChangeSession",
+        "{}",
+        reads[0].body
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -761,6 +767,8 @@ async fn another_change_winning_the_race_is_a_409_envelope_and_nothing_is_lost()
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    // Two wrong guesses before: the right current password clears them, 409 or not.
+    set(&sdk, &table, &[("FailedPasswordAttempts", attr_n(2))]).await;
     let proxy = RecordingProxy::start().await;
     let app = change_password::app::build(&config(&table, &[]), &proxy.sdk(&sdk)).unwrap();
     // Just before this request's conditional write reaches DynamoDB, another change commits.
@@ -797,5 +805,126 @@ async fn another_change_winning_the_race_is_a_409_envelope_and_nothing_is_lost()
         after.get("PasswordChangedAt"),
         None,
         "the loser wrote nothing"
+    );
+    assert_eq!(n(&after, "FailedPasswordAttempts"), Some(0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// §4: a write still in flight when the budget ends.
+
+/// The in-memory store, whose change is applied at once but answered only after `delay_ms`
+/// (a write DynamoDB applied whose answer is slow to come back).
+struct SlowAnswerStore {
+    inner: change_password::domain::account_store::InMemoryAccountStore,
+    delay_ms: std::sync::atomic::AtomicU64,
+}
+
+impl change_password::domain::account_store::AccountStore for SlowAnswerStore {
+    async fn load(
+        &self,
+        user_id: &str,
+    ) -> Result<
+        Option<change_password::domain::account::AccountRecord>,
+        change_password::domain::account_store::StoreError,
+    > {
+        self.inner.load(user_id).await
+    }
+    async fn reserve_attempt(
+        &self,
+        user_id: &str,
+        limit: change_password::domain::account_store::AttemptLimit,
+    ) -> Result<
+        change_password::domain::account_store::Reservation,
+        change_password::domain::account_store::StoreError,
+    > {
+        self.inner.reserve_attempt(user_id, limit).await
+    }
+    async fn clear_attempts(
+        &self,
+        user_id: &str,
+        attempt: change_password::domain::account_store::Attempt,
+    ) -> Result<(), change_password::domain::account_store::StoreError> {
+        self.inner.clear_attempts(user_id, attempt).await
+    }
+    async fn release_attempt(
+        &self,
+        user_id: &str,
+        attempt: change_password::domain::account_store::Attempt,
+    ) -> Result<(), change_password::domain::account_store::StoreError> {
+        self.inner.release_attempt(user_id, attempt).await
+    }
+    async fn commit(
+        &self,
+        change: &change_password::domain::account_store::PasswordChange,
+    ) -> Result<(), change_password::domain::account_store::StoreError> {
+        let applied = self.inner.commit(change).await;
+        let delay = self.delay_ms.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        applied
+    }
+}
+
+#[tokio::test]
+async fn a_write_in_flight_when_the_budget_ends_is_a_503_and_its_retry_a_200() {
+    use change_password::domain::change_password::{
+        ChangePasswordService, ProtectionSettings, system_clock,
+    };
+    let store = Arc::new(SlowAnswerStore {
+        inner: Default::default(),
+        delay_ms: std::sync::atomic::AtomicU64::new(10_000),
+    });
+    store
+        .inner
+        .put(change_password::domain::account::AccountRecord::new_user(
+            DEMO_SUB,
+            hasher()
+                .hash(
+                    DEMO_CURRENT,
+                    &change_password::domain::password_hashing::PepperKeys::none(),
+                )
+                .unwrap(),
+        ));
+    let handler = Arc::new(change_password::edge::handler::Handler::new(
+        ChangePasswordService::new(
+            store.clone(),
+            Arc::new(hasher()),
+            Arc::new(change_password::domain::pepper::StaticPepper::none()),
+            change_password::domain::password_policy::PasswordPolicy::default(),
+            ProtectionSettings::default(),
+            system_clock(),
+        ),
+        None,
+    ));
+    let started = Instant::now();
+    let response = handler
+        .handle_event(change(DEMO_CURRENT, DEMO_NEW), context("slow-write"))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    let a = Answer::from_lambda(&response);
+    // The outcome is unknown to the function: 503, never 409 nor 200.
+    assert_eq!(a.status, 503, "{}", a.body);
+    single_error(&a, "ServiceUnavailable", 2);
+    assert_eq!(a.header("retry-after"), Some("1"));
+    assert!(
+        took >= Duration::from_secs(8) && took < Duration::from_secs(9),
+        "answered after {took:?}"
+    );
+    // The write had been applied; the client retries the same request and is told it is done,
+    // with nothing written again.
+    assert_eq!(store.inner.get(DEMO_SUB).unwrap().password_version, Some(1));
+    store.delay_ms.store(0, Ordering::SeqCst);
+    let retry = Answer::from_lambda(
+        &handler
+            .handle_event(change(DEMO_CURRENT, DEMO_NEW), context("retry"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    assert_eq!(retry.body["Warnings"][0]["Code"], "PasswordAlreadyChanged");
+    let after = store.inner.get(DEMO_SUB).unwrap();
+    assert_eq!(
+        (after.password_version, after.failed_attempts),
+        (Some(1), 0)
     );
 }

@@ -503,16 +503,18 @@ mod tests {
             );
             assert!(pooled_blocks(&h).is_empty(), "argon2 ran for {phc}");
         }
-        // At the bounds, they verify (m = 256 MiB is not run here: t = 10 is).
-        let h = fast();
-        let at_bound = Argon2Hasher::new(Argon2Settings {
-            memory_kib: 64,
-            iterations: 10,
-            parallelism: 1,
-        })
-        .hash("pw", &PepperKeys::none())
-        .unwrap();
-        assert!(h.verify("pw", &at_bound, &PepperKeys::none()).unwrap());
+        // At the bounds, they verify: t = 10, and m = 256 MiB.
+        for (memory_kib, iterations) in [(64, MAX_ITERATIONS), (MAX_MEMORY_KIB, 1)] {
+            let h = fast();
+            let at_bound = Argon2Hasher::new(Argon2Settings {
+                memory_kib,
+                iterations,
+                parallelism: 1,
+            })
+            .hash("pw", &PepperKeys::none())
+            .unwrap();
+            assert!(h.verify("pw", &at_bound, &PepperKeys::none()).unwrap());
+        }
     }
 
     #[test]
