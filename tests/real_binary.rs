@@ -870,7 +870,7 @@ async fn a_burst_of_guesses_across_instances_runs_at_most_the_threshold_of_verif
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_hs256_key_under_32_bytes_stops_the_cold_start() {
+async fn an_hs256_key_under_32_bytes_stops_the_cold_start_of_both_binaries() {
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
@@ -922,6 +922,23 @@ async fn an_hs256_key_under_32_bytes_stops_the_cold_start() {
                 !stderr.contains(key),
                 "the key itself is never printed: {stderr}"
             );
+            // token-authorizer, with the same configuration, refuses to start too.
+            let mut authorizer = api.spawn_authorizer(&aws_vars(
+                &table,
+                &[
+                    ("JWT_ISSUER", "https://issuer.example"),
+                    ("JWT_HS256_SECRET_ID", &secret_id),
+                ],
+            ));
+            let stderr = tokio::spawn(drain(authorizer.stderr.take().unwrap()));
+            let status = tokio::time::timeout(LIMIT, authorizer.wait())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(status.code(), Some(2));
+            let stderr = stderr.await.unwrap();
+            assert!(stderr.contains("JWT_HS256_SECRET_ID"), "{stderr}");
+            assert!(!stderr.contains(key), "{stderr}");
         }
     }
 }

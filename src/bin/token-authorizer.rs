@@ -21,6 +21,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         eprintln!("configuration error: {e}");
         std::process::exit(2);
     });
+    if let Err(e) = authorizer.preflight().await {
+        tracing::error!(variable = "JWT_HS256_SECRET_ID", "{e}");
+        eprintln!("configuration error: JWT_HS256_SECRET_ID: {e}");
+        std::process::exit(2);
+    }
     let authorizer = Arc::new(authorizer);
     tracing::info!(table = %config.users_table, "token-authorizer ready");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
