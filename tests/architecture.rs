@@ -1,6 +1,8 @@
 //! The layout's one rule, checked: dependencies point inward. `domain/` names nothing of the
-//! other folders, nor Lambda, HTTP or AWS; `auth/` and `web/` stand on `domain/` only; `aws/`
-//! implements `domain/`'s ports without knowing the edge.
+//! other folders, nor Lambda, HTTP or AWS; `auth/` stands on `domain/` and on `web/`'s one HTTPS
+//! client (for the JWKS); `web/` on `domain/` only; `aws/` implements `domain/`'s ports without
+//! knowing the edge; `edge/` reaches AWS only through the ports, never `aws/` itself. Imports
+//! name one path each (no `crate::{..}` groups), so that a text check sees every one.
 
 use std::path::Path;
 
@@ -52,6 +54,7 @@ fn domain_depends_on_nothing_of_the_edges() {
             "lambda_http",
             "lambda_runtime",
             "aws_sdk_",
+            "aws_smithy",
             "aws_config",
             "hyper",
             "http::",
@@ -66,6 +69,10 @@ fn auth_and_the_adapters_point_inward() {
         &["crate::edge", "crate::aws", "crate::app", "lambda_http"],
     );
     assert_never_names(
+        "edge",
+        &["crate::aws", "crate::app", "crate::config", "aws_sdk_"],
+    );
+    assert_never_names(
         "aws",
         &["crate::edge", "crate::auth", "crate::web", "crate::app"],
     );
@@ -73,4 +80,11 @@ fn auth_and_the_adapters_point_inward() {
         "web",
         &["crate::edge", "crate::auth", "crate::aws", "crate::app"],
     );
+}
+
+#[test]
+fn every_import_names_its_folder() {
+    for folder in ["domain", "auth", "edge", "aws", "web"] {
+        assert_never_names(folder, &["crate::{", "super::super"]);
+    }
 }
