@@ -1,14 +1,13 @@
 //! The Lambda edge: a raw event in (checked by [`crate::edge::raw_event`]), the request through
 //! SPEC §4 steps 1-2 here and 3-8 in the use case, a response for its source out.
 
-use crate::auth::principal::{self, Principal, PrincipalError};
-use crate::auth::token_verifier::{TokenFailure, TokenVerifier};
+use crate::auth::token_verifier::TokenVerifier;
 use crate::domain::account_store::AccountStore;
 use crate::domain::change_password::{
     ChangeError, ChangePasswordService, ChangeRequest, RefreshTokens,
 };
 use crate::domain::issue::{Issue, codes};
-use crate::domain::sessions::RequestOrigin;
+use crate::edge::caller::{Caller, Callers, NoCaller, origin_of};
 use crate::edge::http_request::{self, parse_body};
 use crate::edge::http_response::{Outcome, RequestInfo, render};
 use crate::edge::metrics::{self, EventSource, Metric};
@@ -37,11 +36,7 @@ pub enum EventError {
 
 pub struct Handler<S> {
     service: ChangePasswordService<S>,
-    tokens: Option<TokenVerifier>,
-    /// `JWT_AUDIENCE`: also required of authorizer claims when not empty.
-    audience: Vec<String>,
-    /// `MAX_AUTH_AGE_SECONDS`.
-    max_auth_age: Option<u64>,
+    callers: Callers,
 }
 
 impl<S: AccountStore> Handler<S> {
@@ -49,31 +44,30 @@ impl<S: AccountStore> Handler<S> {
     pub fn new(service: ChangePasswordService<S>, tokens: Option<TokenVerifier>) -> Self {
         Handler {
             service,
-            tokens,
-            audience: Vec::new(),
-            max_auth_age: None,
+            callers: Callers::new(tokens),
         }
     }
 
     /// The caller must have signed in at most `seconds` ago (SPEC §3, RFC 9470).
-    pub fn with_max_auth_age(mut self, seconds: Option<u64>) -> Self {
-        self.max_auth_age = seconds;
-        self
+    pub fn with_max_auth_age(self, seconds: Option<u64>) -> Self {
+        Handler {
+            callers: self.callers.with_max_auth_age(seconds),
+            ..self
+        }
     }
 
     /// Authorizer claims must carry one of these client ids too (`aud` or `client_id`).
-    pub fn with_audience(mut self, audience: Vec<String>) -> Self {
-        self.audience = audience;
-        self
+    pub fn with_audience(self, audience: Vec<String>) -> Self {
+        Handler {
+            callers: self.callers.with_audience(audience),
+            ..self
+        }
     }
 
     /// What the cold start checks beyond the environment: an HS256 key that is there but
     /// unusable stops it.
     pub async fn preflight(&self) -> Result<(), String> {
-        match &self.tokens {
-            Some(tokens) => tokens.preload().await.map_err(|e| e.to_string()),
-            None => Ok(()),
-        }
+        self.callers.preflight().await
     }
 
     pub fn service(&self) -> &ChangePasswordService<S> {
@@ -256,23 +250,14 @@ impl<S: AccountStore> Handler<S> {
         ) {
             return (Outcome::Rejected(rejection), None);
         }
-        // 2. The principal.
-        let caller = match self.resolve_caller(request, &facts.request_context).await {
+        // 2. The principal, with MAX_AUTH_AGE_SECONDS when set.
+        let caller = match self.callers.resolve(request, &facts.request_context).await {
             Ok(caller) => caller,
-            Err(TokenFailure::Refused(e)) => return (Outcome::Refused(e), None),
-            Err(TokenFailure::Unavailable(why)) => {
+            Err(NoCaller::Refused(e)) => return (Outcome::Refused(e), None),
+            Err(NoCaller::Unavailable(why)) => {
                 return (Outcome::Failed(ChangeError::Unavailable(why)), None);
             }
         };
-        if let Some(max_age) = self.max_auth_age {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            if !caller.principal.signed_in_within(max_age, now) {
-                return (
-                    Outcome::Refused(PrincipalError::SignInTooOld { max_age }),
-                    None,
-                );
-            }
-        }
         tracing::debug!(source = caller.principal.source.as_str(), "caller resolved");
         // 3-8. The use case; the body's shape is judged at its validation step.
         let change_request = if facts.body_unreadable {
@@ -302,69 +287,6 @@ impl<S: AccountStore> Handler<S> {
         };
         (outcome, Some(caller))
     }
-
-    /// SPEC §3: the authorizer context decides when present (a token cannot override it);
-    /// else a bearer token from the `Authorization` header, else from `access_token`.
-    async fn resolve_caller(
-        &self,
-        request: &Request,
-        request_context: &Value,
-    ) -> Result<Caller, TokenFailure> {
-        if let Some(principal) = principal::from_authorizer(request_context, &self.audience)? {
-            return Ok(Caller {
-                principal,
-                via_query_token: false,
-            });
-        }
-        let (token, via_query_token) = match bearer_token(request) {
-            Some(token) => (token, false),
-            None => match query_token(request) {
-                Some(token) => (token, true),
-                None => return Err(PrincipalError::Unauthenticated.into()),
-            },
-        };
-        let Some(verifier) = &self.tokens else {
-            return Err(PrincipalError::InvalidToken.into());
-        };
-        let principal = verifier.verify(&token).await?;
-        Ok(Caller {
-            principal,
-            via_query_token,
-        })
-    }
-}
-
-/// Where the request came from: the Lambda request id, the client's address as the front door
-/// saw it (an ALB appends it to `X-Forwarded-For`: the rightmost entry, since the client can
-/// send the others), and its user agent.
-fn origin_of(request: &Request, request_context: &Value) -> RequestOrigin {
-    let request_id = request
-        .lambda_context_ref()
-        .map(|c| c.request_id.clone())
-        .unwrap_or_default();
-    let header = |name: header::HeaderName| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    };
-    let source_ip = [
-        &request_context["http"]["sourceIp"],
-        &request_context["identity"]["sourceIp"],
-    ]
-    .iter()
-    .find_map(|v| v.as_str().map(String::from))
-    .unwrap_or_else(|| {
-        let forwarded = header(header::HeaderName::from_static("x-forwarded-for"));
-        forwarded
-            .rsplit(',')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    });
-    RequestOrigin::new(&request_id, &source_ip, header(header::USER_AGENT))
 }
 
 /// The metric an outcome counts in.
@@ -383,34 +305,6 @@ fn metric_of(outcome: &Outcome) -> Option<Metric> {
         Outcome::Failed(ChangeError::TokenRevoked) => Some(Metric::TokenRevoked),
         _ => None,
     }
-}
-
-/// The caller, and whether the token came in the query string.
-#[derive(Debug, Clone)]
-struct Caller {
-    principal: Principal,
-    via_query_token: bool,
-}
-
-/// `Authorization: Bearer <token>` (scheme case-insensitive, RFC 6750).
-fn bearer_token(request: &Request) -> Option<String> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
-}
-
-fn query_token(request: &Request) -> Option<String> {
-    request
-        .query_string_parameters_ref()
-        .and_then(|q| q.first("access_token"))
-        .filter(|t| !t.is_empty())
-        .map(String::from)
 }
 
 impl From<EventError> for lambda_runtime::Diagnostic {

@@ -2,6 +2,7 @@
 //! each outcome. The one place outcomes become statuses is [`http_response`].
 
 pub mod authorizer;
+pub mod caller;
 pub mod handler;
 pub mod http_request;
 pub mod http_response;
