@@ -156,4 +156,137 @@ async fn main() {
         peak_rss_kib(pid).unwrap_or(0)
     );
     drop(child);
+    first_requests_in_the_default_configuration(&client, &table, if full { 10 } else { 1 }).await;
+}
+
+/// The first request after a cold start as people run the function: the default history of 5,
+/// full; a pepper from Secrets Manager; a bearer token the function verifies against a JWKS
+/// it fetches (a function URL). So the first request pays every lazy initialisation: the SDK's
+/// first connections and credentials, the pepper secret, the JWKS, the first argon2 arena.
+async fn first_requests_in_the_default_configuration(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    cold_starts: usize,
+) {
+    use base64::Engine;
+    use change_password::domain::password_hashing::PasswordHashing;
+    let sdk = change_password::aws::clients::load().await;
+    let pepper_id = format!("bench-pepper-{}", std::process::id());
+    let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(&pepper_id)
+        .secret_string(json!({"CurrentKeyId": "k1", "Keys": {"k1": key}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let signing_key = jsonwebtoken::EncodingKey::from_rsa_pem(
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/rsa-1.key.pem"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let issuer = serve_jwks(&signing_key).await;
+    // The stored hashes carry no pepper key id (they verify without one): each change then
+    // fetches the pepper for its new hash.
+    let hasher = change_password::domain::password_hashing::Argon2Hasher::new(Default::default());
+    let none = Default::default();
+    let mut record = change_password::domain::account::AccountRecord::new_user(
+        USER,
+        hasher.hash("first-Violet-Harbor-Lantern", &none).unwrap(),
+    );
+    record.password_history = (0..5)
+        .map(|i| {
+            hasher
+                .hash(&format!("an-old-Password-{i}-Heron"), &none)
+                .unwrap()
+        })
+        .collect();
+    record.password_version = Some(5);
+    let mut vars = vars(table);
+    vars.retain(|(k, _)| *k != "PASSWORD_HISTORY");
+    vars.push(("PEPPER_SECRET_ID", pepper_id));
+    vars.push(("JWT_ISSUER", issuer.clone()));
+    let mut firsts = Vec::new();
+    for i in 0..cold_starts {
+        change_password::aws::dynamodb_store::put_record(client, table, &record)
+            .await
+            .unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some("bench-rsa-1".into());
+        let claims = json!({"sub": USER, "username": "bench", "token_use": "access", "iss": issuer,
+                            "iat": now, "auth_time": now, "exp": now + 600, "jti": format!("bench-{i}")});
+        let token = jsonwebtoken::encode(&header, &claims, &signing_key).unwrap();
+        let mut e: Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/events/function-url.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        e["headers"]["authorization"] = json!(format!("Bearer {token}"));
+        e["isBase64Encoded"] = json!(false);
+        e["body"] = json!(
+            json!({"CurrentPassword": "first-Violet-Harbor-Lantern",
+                                 "NewPassword": format!("next-{i}-Violet-Harbor-Lantern")})
+            .to_string()
+        );
+        let api = RuntimeApi::start().await;
+        let mut child = api.spawn_function(&vars);
+        while api.first_poll().is_none() {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        let began = Instant::now();
+        match api.invoke(e, Duration::from_secs(20)).await {
+            Some(Invocation::Response(r)) => assert_eq!(r["statusCode"], 200, "{r}"),
+            other => panic!("{other:?}"),
+        }
+        firsts.push(began.elapsed().as_secs_f64() * 1000.0);
+        child.kill().await.unwrap();
+    }
+    println!(
+        "first_request_ms_default_configuration median {:.1} min {:.1} max {:.1} (n={}; history 5 full: 7 argon2, pepper from Secrets Manager, JWKS fetched for a bearer token, GetItem and 3 UpdateItem against moto)",
+        median(firsts.clone()),
+        firsts.iter().cloned().fold(f64::MAX, f64::min),
+        firsts.iter().cloned().fold(0.0, f64::max),
+        firsts.len()
+    );
+}
+
+/// A JWKS endpoint on loopback with the public half of `key`; returns the issuer URL (the
+/// function fetches `<issuer>/.well-known/jwks.json`).
+async fn serve_jwks(key: &jsonwebtoken::EncodingKey) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut jwk =
+        jsonwebtoken::jwk::Jwk::from_encoding_key(key, jsonwebtoken::Algorithm::RS256).unwrap();
+    jwk.common.key_id = Some("bench-rsa-1".into());
+    jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
+    let body = serde_json::to_string(&jsonwebtoken::jwk::JwkSet { keys: vec![jwk] }).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut read = 0;
+                while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf[read..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => read += n,
+                    }
+                }
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    issuer
 }
