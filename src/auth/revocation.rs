@@ -133,10 +133,10 @@ mod tests {
     #[tokio::test]
     async fn a_cached_marker_ages_from_when_it_was_asked_for() {
         let source: &'static SlowSource = Box::leak(Box::new(SlowSource {
-            delay: Duration::from_millis(300),
+            delay: Duration::from_millis(600),
             reads: AtomicUsize::new(0),
         }));
-        let check = RevocationCheck::new(source).with_ttl(Duration::from_millis(400));
+        let check = RevocationCheck::new(source).with_ttl(Duration::from_millis(800));
         assert_eq!(check.verdict(&caller(999)).await, Verdict::Revoked);
         assert_eq!(check.verdict(&caller(1_000)).await, Verdict::Valid);
         assert_eq!(
@@ -144,8 +144,8 @@ mod tests {
             1,
             "the second was cached"
         );
-        // 150 ms after the answer, 450 ms after the question: older than the TTL.
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        // 300 ms after the answer, 900 ms after the question: older than the TTL.
+        tokio::time::sleep(Duration::from_millis(300)).await;
         check.verdict(&caller(1_000)).await;
         assert_eq!(source.reads.load(Ordering::SeqCst), 2);
     }

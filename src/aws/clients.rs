@@ -13,8 +13,9 @@ use std::time::Duration;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
 /// One attempt of an operation.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
-/// A whole operation with its retries. With at most four sequential AWS calls per request
-/// (read, count, lock or write, re-read) this keeps a request within the 10 s function timeout.
+/// A whole operation with its retries. A request makes a handful of sequential AWS calls (read,
+/// reserve, clear or re-read, write, re-read; a contended reservation retries a few more): the
+/// 8 s request budget of the handler bounds them all, within the 10 s function timeout.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(2000);
 pub const MAX_ATTEMPTS: u32 = 3;
 

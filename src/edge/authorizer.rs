@@ -78,12 +78,12 @@ impl<M: MarkerSource> Authorizer<M> {
         }
     }
 
-    /// Handles one authorizer invocation.
     /// Cold-start checks: an unusable HS256 key stops the start (as it does for the function).
     pub async fn preflight(&self) -> Result<(), String> {
         self.verifier.preload().await.map_err(|e| e.to_string())
     }
 
+    /// Handles one authorizer invocation.
     pub async fn handle_event(&self, event: &Value) -> Result<Value, AuthorizerError> {
         let kind = if event["version"] == "2.0" {
             Kind::HttpSimple
