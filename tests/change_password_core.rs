@@ -1,5 +1,8 @@
 //! The change use case on the in-memory store: every rule, in SPEC §4 order.
 
+#[path = "support/scripted_store.rs"]
+mod scripted_store;
+
 use change_password::domain::account::{AccountRecord, AccountStatus, AccountType};
 use change_password::domain::account_store::InMemoryAccountStore;
 use change_password::domain::change_password::{
@@ -12,6 +15,7 @@ use change_password::domain::password_hashing::{
 use change_password::domain::password_policy::PasswordPolicy;
 use change_password::domain::pepper::StaticPepper;
 use change_password::domain::sessions::{IssuedAt, TokenFacts};
+use scripted_store::{CommitScript, ScriptedStore};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -591,83 +595,23 @@ async fn concurrent_changes_have_exactly_one_winner() {
     );
 }
 
-/// A store whose first commit is applied but answered with a lost-condition error, as when a
-/// retried write finds its own earlier attempt already applied.
-struct LostAnswerStore {
-    inner: InMemoryAccountStore,
-    commits: AtomicUsize,
-    /// Instead: the first commit is refused, and every read after it fails.
-    reread_fails: bool,
-}
-
-impl change_password::domain::account_store::AccountStore for LostAnswerStore {
-    async fn load(
-        &self,
-        user_id: &str,
-    ) -> Result<Option<AccountRecord>, change_password::domain::account_store::StoreError> {
-        if self.reread_fails && self.commits.load(Ordering::SeqCst) > 0 {
-            return Err(
-                change_password::domain::account_store::StoreError::Unavailable("timed out".into()),
-            );
-        }
-        self.inner.load(user_id).await
-    }
-    async fn reserve_attempt(
-        &self,
-        user_id: &str,
-        limit: change_password::domain::account_store::AttemptLimit,
-    ) -> Result<
-        change_password::domain::account_store::Reservation,
-        change_password::domain::account_store::StoreError,
-    > {
-        self.inner.reserve_attempt(user_id, limit).await
-    }
-    async fn clear_attempts(
-        &self,
-        user_id: &str,
-        attempt: change_password::domain::account_store::Attempt,
-    ) -> Result<(), change_password::domain::account_store::StoreError> {
-        self.inner.clear_attempts(user_id, attempt).await
-    }
-    async fn release_attempt(
-        &self,
-        user_id: &str,
-        attempt: change_password::domain::account_store::Attempt,
-    ) -> Result<(), change_password::domain::account_store::StoreError> {
-        self.inner.release_attempt(user_id, attempt).await
-    }
-    async fn commit(
-        &self,
-        change: &change_password::domain::account_store::PasswordChange,
-    ) -> Result<(), change_password::domain::account_store::StoreError> {
-        if self.reread_fails {
-            self.commits.fetch_add(1, Ordering::SeqCst);
-            return Err(change_password::domain::account_store::StoreError::ConditionFailed);
-        }
-        self.inner.commit(change).await?;
-        if self.commits.fetch_add(1, Ordering::SeqCst) == 0 {
-            return Err(change_password::domain::account_store::StoreError::ConditionFailed);
-        }
-        Ok(())
-    }
-}
-
+/// The service on a store whose first write is applied but its answer lost, or (with
+/// `reread_fails`) refused with every read after it failing.
 fn lost_answer_service(
     reread_fails: bool,
 ) -> (
     Arc<Argon2Hasher>,
-    Arc<LostAnswerStore>,
-    ChangePasswordService<LostAnswerStore>,
+    Arc<ScriptedStore>,
+    ChangePasswordService<ScriptedStore>,
 ) {
     let hasher = Arc::new(Argon2Hasher::new(small()));
-    let store = Arc::new(LostAnswerStore {
-        inner: InMemoryAccountStore::new(),
-        commits: AtomicUsize::new(0),
-        reread_fails,
-    });
-    store.inner.put(AccountRecord::new_user(
-        USER,
-        hasher.hash(CURRENT, &PepperKeys::none()).unwrap(),
+    let script = match reread_fails {
+        true => CommitScript::RefusedThenUnreadable,
+        false => CommitScript::FirstAnswerLost,
+    };
+    let store = Arc::new(ScriptedStore::new(
+        script,
+        AccountRecord::new_user(USER, hasher.hash(CURRENT, &PepperKeys::none()).unwrap()),
     ));
     let service = ChangePasswordService::new(
         store.clone(),

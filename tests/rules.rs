@@ -812,70 +812,12 @@ async fn another_change_winning_the_race_is_a_409_envelope_and_nothing_is_lost()
 // ---------------------------------------------------------------------------------------------
 // §4: a write still in flight when the budget ends.
 
-/// The in-memory store, whose change is applied at once but answered only after `delay_ms`
-/// (a write DynamoDB applied whose answer is slow to come back).
-struct SlowAnswerStore {
-    inner: change_password::domain::account_store::InMemoryAccountStore,
-    delay_ms: std::sync::atomic::AtomicU64,
-}
-
-impl change_password::domain::account_store::AccountStore for SlowAnswerStore {
-    async fn load(
-        &self,
-        user_id: &str,
-    ) -> Result<
-        Option<change_password::domain::account::AccountRecord>,
-        change_password::domain::account_store::StoreError,
-    > {
-        self.inner.load(user_id).await
-    }
-    async fn reserve_attempt(
-        &self,
-        user_id: &str,
-        limit: change_password::domain::account_store::AttemptLimit,
-    ) -> Result<
-        change_password::domain::account_store::Reservation,
-        change_password::domain::account_store::StoreError,
-    > {
-        self.inner.reserve_attempt(user_id, limit).await
-    }
-    async fn clear_attempts(
-        &self,
-        user_id: &str,
-        attempt: change_password::domain::account_store::Attempt,
-    ) -> Result<(), change_password::domain::account_store::StoreError> {
-        self.inner.clear_attempts(user_id, attempt).await
-    }
-    async fn release_attempt(
-        &self,
-        user_id: &str,
-        attempt: change_password::domain::account_store::Attempt,
-    ) -> Result<(), change_password::domain::account_store::StoreError> {
-        self.inner.release_attempt(user_id, attempt).await
-    }
-    async fn commit(
-        &self,
-        change: &change_password::domain::account_store::PasswordChange,
-    ) -> Result<(), change_password::domain::account_store::StoreError> {
-        let applied = self.inner.commit(change).await;
-        let delay = self.delay_ms.load(Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-        applied
-    }
-}
-
 #[tokio::test]
 async fn a_write_in_flight_when_the_budget_ends_is_a_503_and_its_retry_a_200() {
-    use change_password::domain::change_password::{
-        ChangePasswordService, ProtectionSettings, system_clock,
-    };
-    let store = Arc::new(SlowAnswerStore {
-        inner: Default::default(),
-        delay_ms: std::sync::atomic::AtomicU64::new(10_000),
-    });
-    store
-        .inner
-        .put(change_password::domain::account::AccountRecord::new_user(
+    use support::scripted_store::{CommitScript, ScriptedStore};
+    let store = Arc::new(ScriptedStore::new(
+        CommitScript::SlowAnswer,
+        change_password::domain::account::AccountRecord::new_user(
             DEMO_SUB,
             hasher()
                 .hash(
@@ -883,16 +825,11 @@ async fn a_write_in_flight_when_the_budget_ends_is_a_503_and_its_retry_a_200() {
                     &change_password::domain::password_hashing::PepperKeys::none(),
                 )
                 .unwrap(),
-        ));
-    let handler = Arc::new(change_password::edge::handler::Handler::new(
-        ChangePasswordService::new(
-            store.clone(),
-            Arc::new(hasher()),
-            Arc::new(change_password::domain::pepper::StaticPepper::none()),
-            change_password::domain::password_policy::PasswordPolicy::default(),
-            ProtectionSettings::default(),
-            system_clock(),
         ),
+    ));
+    store.answer_delay_ms.store(10_000, Ordering::SeqCst);
+    let handler = Arc::new(change_password::edge::handler::Handler::new(
+        service_on(store.clone()),
         None,
     ));
     let started = Instant::now();
@@ -913,7 +850,7 @@ async fn a_write_in_flight_when_the_budget_ends_is_a_503_and_its_retry_a_200() {
     // The write had been applied; the client retries the same request and is told it is done,
     // with nothing written again.
     assert_eq!(store.inner.get(DEMO_SUB).unwrap().password_version, Some(1));
-    store.delay_ms.store(0, Ordering::SeqCst);
+    store.answer_delay_ms.store(0, Ordering::SeqCst);
     let retry = Answer::from_lambda(
         &handler
             .handle_event(change(DEMO_CURRENT, DEMO_NEW), context("retry"))

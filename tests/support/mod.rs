@@ -4,6 +4,7 @@
 
 pub mod http1;
 pub mod runtime_api;
+pub mod scripted_store;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
@@ -108,9 +109,6 @@ pub fn handler_at_endpoint(
         change_password::aws::dynamodb_store::DynamoDbAccountStore,
     >,
 > {
-    use change_password::domain::change_password::{
-        ChangePasswordService, ProtectionSettings, system_clock,
-    };
     let conf = aws_sdk_dynamodb::config::Builder::from(sdk)
         .endpoint_url(endpoint)
         .build();
@@ -119,16 +117,26 @@ pub fn handler_at_endpoint(
         table,
     );
     Arc::new(change_password::edge::handler::Handler::new(
-        ChangePasswordService::new(
-            Arc::new(store),
-            Arc::new(hasher()),
-            Arc::new(change_password::domain::pepper::StaticPepper::none()),
-            change_password::domain::password_policy::PasswordPolicy::default(),
-            ProtectionSettings::default(),
-            system_clock(),
-        ),
+        service_on(Arc::new(store)),
         None,
     ))
+}
+
+/// The use case with the default settings and hasher, no pepper, on `store`.
+pub fn service_on<S: change_password::domain::account_store::AccountStore>(
+    store: Arc<S>,
+) -> change_password::domain::change_password::ChangePasswordService<S> {
+    use change_password::domain::change_password::{
+        ChangePasswordService, ProtectionSettings, system_clock,
+    };
+    ChangePasswordService::new(
+        store,
+        Arc::new(hasher()),
+        Arc::new(change_password::domain::pepper::StaticPepper::none()),
+        change_password::domain::password_policy::PasswordPolicy::default(),
+        ProtectionSettings::default(),
+        system_clock(),
+    )
 }
 
 pub fn context(request_id: &str) -> lambda_runtime::Context {
