@@ -1,6 +1,8 @@
 //! Configuration from the environment (SPEC §6), read and checked once at start-up.
 
 use crate::domain::breached::WhenUnavailable;
+use crate::domain::change_notice::message::NoticeSettings;
+use crate::domain::change_notice::plain_address;
 use crate::domain::change_password::ProtectionSettings;
 use crate::domain::password_hashing::Argon2Settings;
 use crate::domain::password_policy::PasswordPolicy;
@@ -257,6 +259,76 @@ impl Config {
     }
 }
 
+/// The configuration of `change-notice` (SPEC §6): the table, and `NOTICE_*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeConfig {
+    pub users_table: String,
+    /// `NOTICE_FROM`: the SES sender identity's address.
+    pub from: String,
+    pub settings: NoticeSettings,
+}
+
+impl NoticeConfig {
+    pub fn from_env() -> Result<NoticeConfig, ConfigError> {
+        NoticeConfig::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<NoticeConfig, ConfigError> {
+        let get = |name: &'static str, what: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| bad(name, &format!("is required ({what})")))
+        };
+        let users_table = get("USERS_TABLE", "the DynamoDB table of accounts")?;
+        let from = get("NOTICE_FROM", "the SES sender address of the change notice")?;
+        if !plain_address(&from.to_lowercase()) {
+            return Err(bad("NOTICE_FROM", "must be a plain address (local@domain)"));
+        }
+        let help_url = get(
+            "NOTICE_HELP_URL",
+            "where a user who did not make the change goes",
+        )?;
+        if url::Url::parse(&help_url).map_or(true, |u| u.scheme() != "https") {
+            return Err(bad("NOTICE_HELP_URL", "must be an https URL"));
+        }
+        let contact = get(
+            "NOTICE_CONTACT",
+            "whom a user who did not make the change contacts",
+        )?;
+        if contact.chars().any(char::is_control) {
+            return Err(bad("NOTICE_CONTACT", "must be one line of text"));
+        }
+        Ok(NoticeConfig {
+            users_table,
+            from,
+            settings: NoticeSettings { help_url, contact },
+        })
+    }
+}
+
+/// `SECURITY_EVENT_ISSUER`, the `iss` of the security event (SPEC §7), for `security-event`.
+pub fn security_event_issuer(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    let issuer = lookup("SECURITY_EVENT_ISSUER")
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            bad(
+                "SECURITY_EVENT_ISSUER",
+                "is required (the iss of the security event)",
+            )
+        })?;
+    // RFC 8417 §2.2: `iss` is a StringOrURI; one with a colon must be a URI.
+    if issuer.contains(':') && url::Url::parse(&issuer).is_err() {
+        return Err(bad("SECURITY_EVENT_ISSUER", "must be a URI"));
+    }
+    Ok(issuer)
+}
+
 fn bad(variable: &'static str, problem: &str) -> ConfigError {
     ConfigError {
         variable,
@@ -434,5 +506,48 @@ mod tests {
             c.tokens.jwks_url.as_deref(),
             Some("http://127.0.0.1:8000/.well-known/jwks.json")
         );
+    }
+
+    #[test]
+    fn change_notice_needs_its_sender_help_page_and_contact() {
+        let vars = |extra: &[(&str, &str)]| {
+            let mut m: std::collections::HashMap<String, String> = [
+                ("USERS_TABLE", "users"),
+                ("NOTICE_FROM", "security@example.com"),
+                ("NOTICE_HELP_URL", "https://example.com/help"),
+                ("NOTICE_CONTACT", "support@example.com"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            for (k, v) in extra {
+                m.insert(k.to_string(), v.to_string());
+            }
+            NoticeConfig::from_lookup(move |k| m.get(k).cloned())
+        };
+        assert_eq!(vars(&[]).unwrap().from, "security@example.com");
+        for (variable, value) in [
+            ("NOTICE_FROM", ""),
+            ("NOTICE_FROM", "Security <security@example.com>"),
+            ("NOTICE_HELP_URL", "http://example.com/help"),
+            ("NOTICE_HELP_URL", ""),
+            ("NOTICE_CONTACT", "a\nBcc: b"),
+            ("NOTICE_CONTACT", " "),
+            ("USERS_TABLE", ""),
+        ] {
+            assert_eq!(vars(&[(variable, value)]).unwrap_err().variable, variable);
+        }
+    }
+
+    #[test]
+    fn the_security_event_issuer_is_required_and_a_uri_when_it_looks_like_one() {
+        let of = |v: Option<&str>| security_event_issuer(|_| v.map(String::from));
+        assert_eq!(
+            of(Some("urn:change-password:local")).unwrap(),
+            "urn:change-password:local"
+        );
+        assert_eq!(of(Some("change-password")).unwrap(), "change-password");
+        assert!(of(None).is_err());
+        assert!(of(Some("ht tp://x y")).is_err());
     }
 }

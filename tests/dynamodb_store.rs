@@ -34,6 +34,7 @@ fn change(
             sid: Some("sid-1".into()),
         },
         origin: RequestOrigin::new("req-1", "203.0.113.7", "Agent/1.0"),
+        issuer: Some("https://issuer.example".into()),
     }
 }
 

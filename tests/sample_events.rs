@@ -3,7 +3,89 @@
 
 mod support;
 
+use serde_json::json;
+use std::time::Duration;
+use support::runtime_api::{Invocation, RuntimeApi, aws_vars};
 use support::*;
+
+/// What the pipe hands its enrichment, and the event `change-notice` receives.
+const SECURITY_EVENT_SAMPLES: [&str; 2] = [
+    "pipe-enrichment-batch.json",
+    "eventbridge-password-changed.json",
+];
+
+/// The pipe's sample batch through the real `security-event` gives exactly the detail of the
+/// EventBridge sample, and that sample through the real `change-notice` mails the demo user's
+/// every address once.
+#[tokio::test]
+async fn the_security_event_samples_go_through_their_functions() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    let notice = load_event("eventbridge-password-changed.json");
+    let api = RuntimeApi::start().await;
+    let issuer = notice["detail"]["iss"].as_str().unwrap();
+    let _enrichment =
+        api.spawn_security_event(&aws_vars(&table, &[("SECURITY_EVENT_ISSUER", issuer)]));
+    let Some(Invocation::Response(details)) = api
+        .invoke(
+            load_event("pipe-enrichment-batch.json"),
+            Duration::from_secs(30),
+        )
+        .await
+    else {
+        panic!("the enrichment answers");
+    };
+    assert_eq!(details, json!([notice["detail"]]));
+
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let extra = format!("demo-{}@example.net", std::process::id());
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .update_item()
+        .table_name(&table)
+        .key(
+            "UserId",
+            aws_sdk_dynamodb::types::AttributeValue::S(DEMO_SUB.into()),
+        )
+        .update_expression("SET NotificationEmails = :a")
+        .expression_attribute_values(
+            ":a",
+            aws_sdk_dynamodb::types::AttributeValue::L(vec![
+                aws_sdk_dynamodb::types::AttributeValue::S(extra.clone()),
+            ]),
+        )
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_sesv2::Client::new(&sdk)
+        .create_email_identity()
+        .email_identity("security@example.com")
+        .send()
+        .await
+        .unwrap();
+    // A runtime of its own: the enrichment process still polls the first one.
+    let api = RuntimeApi::start().await;
+    let _notifier = api.spawn_change_notice(&aws_vars(
+        &table,
+        &[
+            ("NOTICE_FROM", "security@example.com"),
+            ("NOTICE_HELP_URL", "https://example.com/account-help"),
+            ("NOTICE_CONTACT", "security@example.com"),
+        ],
+    ));
+    let Some(Invocation::Response(answer)) =
+        api.invoke(notice.clone(), Duration::from_secs(30)).await
+    else {
+        panic!("change-notice answers");
+    };
+    assert_eq!(
+        answer,
+        json!({"outcome": "Sent", "sent": 2, "jti": notice["detail"]["jti"]})
+    );
+    assert_eq!(
+        n(&item(&sdk, &table, DEMO_SUB).await, "NoticeSentVersion"),
+        Some(1)
+    );
+}
 
 /// What each sample must produce. A file in events/ without an entry here fails the test.
 fn expected(name: &str) -> Option<(u16, Option<&'static str>)> {
@@ -34,8 +116,12 @@ async fn every_sample_event_gives_its_documented_answer() {
         .collect();
     names.sort();
     assert!(names.len() >= 10, "{names:?}");
-    // The token-authorizer's events are tested by tests/token_authorizer.rs.
-    for name in names.into_iter().filter(|n| !n.starts_with("authorizer-")) {
+    // The token-authorizer's events are tested by tests/token_authorizer.rs, the security
+    // event's two below.
+    for name in names
+        .into_iter()
+        .filter(|n| !n.starts_with("authorizer-") && !SECURITY_EVENT_SAMPLES.contains(&n.as_str()))
+    {
         let (status, code) = expected(&name)
             .unwrap_or_else(|| panic!("events/{name} has no expectation in this test"));
         let seeded = seed_demo(&sdk, &table, DEMO_CURRENT).await;

@@ -252,6 +252,7 @@ fn token_facts(claims: &Map<String, Value>, missing_iat: IssuedAt) -> TokenFacts
             sid: text("sid"),
         },
         username: text("username").or_else(|| text("cognito:username")),
+        issuer: text("iss"),
     }
 }
 

@@ -69,6 +69,15 @@ pub fn cognito(sdk: &SdkConfig) -> aws_sdk_cognitoidentityprovider::Client {
     aws_sdk_cognitoidentityprovider::Client::from_conf(config.build())
 }
 
+/// The SES v2 client (with X-Ray subsegments when traced), for `change-notice`.
+pub fn sesv2(sdk: &SdkConfig) -> aws_sdk_sesv2::Client {
+    let mut config = aws_sdk_sesv2::config::Builder::from(sdk);
+    if let Some(xray) = xray(sdk) {
+        config = config.interceptor(xray);
+    }
+    aws_sdk_sesv2::Client::from_conf(config.build())
+}
+
 /// An error and its sources, on one line (SDK errors keep the useful part in their sources).
 pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();

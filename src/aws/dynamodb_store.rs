@@ -129,15 +129,19 @@ fn session_map(session: &SessionIds) -> HashMap<String, AttributeValue> {
     .collect()
 }
 
-/// `LastPasswordChange`: what the security event carries (no secret).
+/// `LastPasswordChange`: what the security event carries (no secret); `Issuer` when known.
 fn last_change(change: &PasswordChange) -> AttributeValue {
     let s = |v: &str| AttributeValue::S(v.to_string());
-    AttributeValue::M(HashMap::from([
+    let mut last = HashMap::from([
         ("RequestId".to_string(), s(&change.origin.request_id)),
         ("SourceIp".to_string(), s(&change.origin.source_ip)),
         ("UserAgent".to_string(), s(&change.origin.user_agent)),
         ("At".to_string(), n(change.now)),
-    ]))
+    ]);
+    if let Some(issuer) = &change.issuer {
+        last.insert("Issuer".to_string(), s(issuer));
+    }
+    AttributeValue::M(last)
 }
 
 /// The marker of the last change, when the item has one.
@@ -170,7 +174,7 @@ fn ignore_condition<T>(result: Result<T, StoreError>) -> Result<(), StoreError> 
     }
 }
 
-fn n(value: impl ToString) -> AttributeValue {
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
@@ -186,7 +190,7 @@ const RETRYABLE_CODES: &[&str] = &[
 ];
 
 /// Sorts an SDK error into the store's three kinds.
-fn classify<E, R>(operation: &str, err: SdkError<E, R>) -> StoreError
+pub(crate) fn classify<E, R>(operation: &str, err: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -222,7 +226,7 @@ fn string_attr(
     }
 }
 
-fn number_attr<T: std::str::FromStr>(
+pub(crate) fn number_attr<T: std::str::FromStr>(
     item: &HashMap<String, AttributeValue>,
     name: &str,
 ) -> Result<Option<T>, StoreError> {

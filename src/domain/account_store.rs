@@ -40,6 +40,8 @@ pub struct PasswordChange {
     pub session: SessionIds,
     /// Where the change came from (`LastPasswordChange`, the security event's content).
     pub origin: RequestOrigin,
+    /// The changing token's issuer (`LastPasswordChange.Issuer`), when it named one.
+    pub issuer: Option<String>,
 }
 
 impl std::fmt::Debug for PasswordChange {

@@ -4,10 +4,12 @@
 pub mod account;
 pub mod account_store;
 pub mod breached;
+pub mod change_notice;
 pub mod change_password;
 pub mod hashing_tasks;
 pub mod issue;
 pub mod password_hashing;
 pub mod password_policy;
 pub mod pepper;
+pub mod security_event;
 pub mod sessions;

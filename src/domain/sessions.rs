@@ -53,6 +53,8 @@ pub struct TokenFacts {
     pub session: SessionIds,
     /// `username` or `cognito:username`, for the identity provider's own calls.
     pub username: Option<String>,
+    /// `iss`: the security event names the subject as `iss_sub` with it (SPEC §7).
+    pub issuer: Option<String>,
 }
 
 /// The marker the last change left on the account (`TokensValidAfter`, `PasswordChangeSession`).

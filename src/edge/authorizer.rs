@@ -205,6 +205,7 @@ fn context(principal: &Principal) -> Value {
         ("origin_jti", &session.origin_jti),
         ("sid", &session.sid),
         ("username", &principal.token.username),
+        ("iss", &principal.token.issuer),
     ] {
         if let Some(value) = value {
             context.insert(key.into(), json!(value));

@@ -25,6 +25,16 @@ pub enum Metric {
     AuthorizerDenied,
     /// token-authorizer: the marker could not be read and none was cached: failed closed.
     AuthorizerUnavailable,
+    /// change-notice: emails sent (counted by how many).
+    NoticeSent,
+    /// change-notice: an account with no usable address (nothing sent).
+    NoticeWithoutAddress,
+    /// change-notice: the account of the event no longer exists.
+    NoticeAccountMissing,
+    /// change-notice: an event whose notice was sent already (a redelivery, or an older one).
+    NoticeDuplicate,
+    /// change-notice: an invocation that failed (it is retried, then dead-lettered).
+    NoticeFailed,
 }
 
 impl Metric {
@@ -41,6 +51,11 @@ impl Metric {
             Metric::AuthorizerAllowed => "AuthorizerAllowed",
             Metric::AuthorizerDenied => "AuthorizerDenied",
             Metric::AuthorizerUnavailable => "AuthorizerUnavailable",
+            Metric::NoticeSent => "NoticeSent",
+            Metric::NoticeWithoutAddress => "NoticeWithoutAddress",
+            Metric::NoticeAccountMissing => "NoticeAccountMissing",
+            Metric::NoticeDuplicate => "NoticeDuplicate",
+            Metric::NoticeFailed => "NoticeFailed",
         }
     }
 }
@@ -109,6 +124,25 @@ pub fn emit(metric: Metric, source: EventSource) {
     let now = time::OffsetDateTime::now_utc();
     let ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
     println!("{}", emf_line(metric, source, ms));
+}
+
+/// Writes an EMF line counting `metric` `count` times, without dimensions (for the functions
+/// that have no front door).
+pub fn emit_count(metric: Metric, count: usize) {
+    let now = time::OffsetDateTime::now_utc();
+    let ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+    let line = json!({
+        "_aws": {
+            "Timestamp": ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": [{"Name": metric.name(), "Unit": "Count"}],
+            }],
+        },
+        metric.name(): count,
+    });
+    println!("{line}");
 }
 
 #[cfg(test)]

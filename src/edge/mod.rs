@@ -7,4 +7,5 @@ pub mod handler;
 pub mod http_request;
 pub mod http_response;
 pub mod metrics;
+pub mod notice_event;
 pub mod raw_event;

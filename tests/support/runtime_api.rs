@@ -121,6 +121,16 @@ impl RuntimeApi {
         self.spawn(env!("CARGO_BIN_EXE_token-authorizer"), vars)
     }
 
+    /// Starts the real change-notice binary against this emulator.
+    pub fn spawn_change_notice(&self, vars: &[(&str, String)]) -> tokio::process::Child {
+        self.spawn(env!("CARGO_BIN_EXE_change-notice"), vars)
+    }
+
+    /// Starts the real security-event binary (the pipe's enrichment) against this emulator.
+    pub fn spawn_security_event(&self, vars: &[(&str, String)]) -> tokio::process::Child {
+        self.spawn(env!("CARGO_BIN_EXE_security-event"), vars)
+    }
+
     fn spawn(&self, binary: &str, vars: &[(&str, String)]) -> tokio::process::Child {
         let mut command = tokio::process::Command::new(binary);
         command

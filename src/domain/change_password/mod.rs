@@ -313,6 +313,7 @@ impl<S: AccountStore> ChangePasswordService<S> {
         let change = PasswordChange {
             session: token.session.clone(),
             origin,
+            issuer: token.issuer.clone(),
             ..prepared?
         }
         .stamped((self.clock)().unix_timestamp());

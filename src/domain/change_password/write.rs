@@ -53,6 +53,7 @@ impl<S: AccountStore> ChangePasswordService<S> {
             now: 0,
             session: Default::default(),
             origin: Default::default(),
+            issuer: None,
         })
     }
 
