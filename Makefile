@@ -85,8 +85,9 @@ cfn-lint: venv
 template-test: venv
 	$(PY) -m unittest tests/template_test.py
 
-# The Python tools' own tests: the benchmark charts and their arithmetic, the security event's
-# mapping (the pipe's filter and input template).
+# The Python tools' own tests: the benchmark charts and their arithmetic, the security-event
+# pipe's emulation (its filter, the batch its enrichment receives, the events' delivery to
+# change-notice).
 script-test: venv
 	$(PY) -m unittest tests/bench_charts_test.py tests/pipe_event_test.py
 

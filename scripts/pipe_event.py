@@ -1,31 +1,41 @@
 #!/usr/bin/env python3
-"""The security-event pipe of template.yaml, applied locally to DynamoDB stream records.
+"""The security-event pipe of template.yaml, emulated locally on a table's DynamoDB stream.
 
 template.yaml's `SecurityEventPipe` reads the users table's stream, keeps the records that its
-FilterCriteria match, and puts one event per record on an EventBridge bus, with the detail its
-InputTemplate builds. This module applies that same filter and template, read from
-template.yaml, to stream records:
+FilterCriteria match, and hands them, in batches of at most its BatchSize records of one shard,
+to its enrichment: the Lambda function built from the binary `security-event`, which answers an
+array of the same length, one security event's detail (SPEC §7) per record. The pipe puts each
+element on an EventBridge bus as the detail of one event (source `change-password`,
+detail-type `Password Changed`), where a rule invokes the function `change-notice` with it.
+This module emulates that path against emulators (moto or DynamoDB Local for the stream, a
+Lambda invoke endpoint such as `cargo lambda watch` for the two functions):
 
-  - a loader of template.yaml (PyYAML, with the CloudFormation tags as their long forms);
+  - a loader of template.yaml (PyYAML, with the CloudFormation tags as their long forms), and
+    the pipe read from it: its filter, BatchSize, enrichment, and the event's source and
+    detail-type; a pipe with an input template (of its target or of its enrichment) is refused,
+    since none is applied here;
   - the subset of EventBridge event-pattern matching the filter may use: exact values, lists
     of values (any of them), nested objects, `exists`, `prefix` and `anything-but`; anything
     else is refused rather than guessed;
-  - the pipe's input-template rendering: each `<$.a.b.c>` placeholder is replaced by the value
-    at that JSON path of the record. As EventBridge Pipes documents it, a string value is
-    inserted as it is, with double quotes added when the placeholder is not already inside a
-    JSON string, and never escaped; an object or array is inserted as JSON (inside a string,
-    without its quotes); a number, boolean or null as its JSON literal. DynamoDB streams carry
-    every number (`N`) as a string, so `<$...PasswordVersion.N>` always gives a JSON string.
-    A path missing from the record is an error here (the pipe would leave that value out), and
-    so is a string value holding `"` or `\\`, which the pipe would insert unescaped (the event
-    would break, or gain fields: a user agent `x", "sub": "other` would override `sub`);
-  - a command line that reads every record of a table's latest stream from a DynamoDB Streams
-    API (moto, DynamoDB Local) and prints the events the pipe would publish.
+  - the records as the pipe receives them: DynamoDB Streams' GetRecords records (as boto3
+    returns them) in the shape of Lambda's DynamoDB event records (`lambda_record`): eventID,
+    eventName, eventVersion, eventSource, awsRegion, dynamodb {ApproximateCreationDateTime
+    (epoch seconds), Keys, NewImage, OldImage, SequenceNumber, SizeBytes, StreamViewType},
+    eventSourceARN, and userIdentity when the stream gives one. Attribute values stay DynamoDB
+    JSON (numbers as strings, binary as base64). The images are the whole items, password
+    hashes included: that is what the pipe hands the enrichment;
+  - invocations through the Lambda Invoke API (`POST /2015-03-31/functions/<name>/invocations`),
+    a function error (a non-2xx answer, an X-Amz-Function-Error header, or an
+    errorType/errorMessage object) being an error;
+  - a command line that reads every record of a table's latest stream and prints the batch the
+    enrichment receives, or invokes the enrichment with it, prints the events, and hands each to
+    `change-notice` as the EventBridge event the rule would deliver.
 
 Library use (tests/pipe_event_test.py, tests/template_test.py):
 
     pipe = load_pipe()                    # from template.yaml
-    event = pipe.apply(record)            # None, or {"source", "detail-type", "detail"}
+    pipe.matches(record)                  # whether the pipe's filter passes a stream record
+    lambda_record(boto3_record, arn)      # a GetRecords record as the pipe hands it on
 
 Run `scripts/pipe_event.py --help` for the command line.
 """
@@ -35,42 +45,76 @@ import base64
 import dataclasses
 import datetime
 import json
+import math
 import os
 import pathlib
-import re
 import sys
+import urllib.error
+import urllib.request
+import uuid
 
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 PIPE_ID = "SecurityEventPipe"
+# The functions, by the names of their binaries (cargo lambda watch serves each binary by name).
+ENRICHMENT_FUNCTION = "security-event"
+NOTICE_FUNCTION = "change-notice"
+# The account of the EventBridge events handed to change-notice (moto's default account).
+ACCOUNT = "123456789012"
+# The fields of a Lambda DynamoDB event record's `dynamodb`, as GetRecords gives them.
+STREAM_RECORD_FIELDS = ("ApproximateCreationDateTime", "Keys", "NewImage", "OldImage",
+                        "SequenceNumber", "SizeBytes", "StreamViewType")
 
 EPILOG = """\
 output:
-  One line per event the pipe would publish, in stream order (shard by shard, each in
-  sequence order), each a JSON object with sorted keys and no spaces:
+  Without --lambda: one line, a JSON array of every stream record the pipe's filter passes, in
+  stream order (shard by shard, each in sequence order), in the shape the enrichment receives
+  them (Lambda's DynamoDB event records: eventID, eventName, eventVersion, eventSource,
+  awsRegion, dynamodb {ApproximateCreationDateTime, Keys, NewImage, OldImage, SequenceNumber,
+  SizeBytes, StreamViewType}, eventSourceARN); [] when none passes. The images are the whole
+  items, as the pipe hands them on.
+
+  With --lambda URL: the records are sent, in batches of at most the pipe's BatchSize records
+  of one shard, to the enrichment function security-event
+  (POST URL/2015-03-31/functions/security-event/invocations), which must answer a JSON array of
+  as many objects; each becomes one line, a JSON object with sorted keys and no spaces:
     {"detail":{...},"detail-type":"Password Changed","source":"change-password"}
-  "detail" is the pipe's InputTemplate applied to the stream record. Records the filter
-  does not match print nothing. Nothing else goes to standard output.
+  Nothing is invoked when no record passes the filter.
+
+  With --deliver as well: after its line, each event is sent to change-notice
+  (POST URL/2015-03-31/functions/change-notice/invocations) as the EventBridge event the rule
+  delivers: {"version":"0","id":<uuid4>,"detail-type":...,"source":...,
+  "account":"123456789012","time":<now, RFC 3339 UTC>,"region":<--region>,"resources":[],
+  "detail":...}. The invocation is synchronous, so that its error is seen at once; EventBridge
+  invokes asynchronously and retries, here nothing is retried. Running the command again
+  delivers every event again, as a redelivery would.
+
+  Nothing else goes to standard output; errors go to standard error.
 
 exit status:
-  0  every record was read (zero or more events printed)
-  1  a record matched the filter but its event could not be built (a path of the template
-     missing from the record, or a result that is not JSON); stderr names the record
-  2  bad usage, no stream on the table, or the Streams API refused a call
+  0  every record was read; with --lambda, every invocation succeeded
+  1  an invocation failed: the function answered an error (a non-2xx status, an
+     X-Amz-Function-Error header, or an {"errorType", "errorMessage"} object), or the
+     enrichment answered something other than an array of as many objects as records
+  2  bad usage, a pipe in the template this module does not emulate, no stream on the table,
+     the Streams API refused a call, or the Lambda endpoint did not answer
 
 The records are read from the start of every shard (TRIM_HORIZON); the deployed pipe starts
 at LATEST, when it is created. Credentials and region come from the usual AWS environment
-(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION; any values for moto).
+(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION; any values for moto). A function served
+by cargo lambda watch starts on its first invocation: the first answer can take seconds.
 
-example:
-  scripts/pipe_event.py --endpoint http://127.0.0.1:5000 --table users-local
+examples:
+  scripts/pipe_event.py --endpoint http://127.0.0.1:5055 --table users-local
+  scripts/pipe_event.py --endpoint http://127.0.0.1:5055 --table users-local \\
+      --lambda http://127.0.0.1:9000 --deliver
 """
 
 
-class PipeError(Exception):
-    """A record that matched the filter could not be turned into an event."""
+class InvocationError(Exception):
+    """A function answered an error, or an answer the pipe cannot use."""
 
 
 class UnsupportedPattern(ValueError):
@@ -103,9 +147,9 @@ def _cfn_tag(loader, suffix, node):
 _CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
-def load_template(path=TEMPLATE):
-    """template.yaml as plain Python values (short tags as their long forms)."""
-    return yaml.load(pathlib.Path(path).read_text(), Loader=_CfnLoader)
+def load_template(path=None):
+    """template.yaml (or `path`) as plain Python values (short tags as their long forms)."""
+    return yaml.load(pathlib.Path(path or TEMPLATE).read_text(), Loader=_CfnLoader)
 
 
 # -- the pipe -----------------------------------------------------------------------------------
@@ -114,26 +158,14 @@ def load_template(path=TEMPLATE):
 @dataclasses.dataclass
 class Pipe:
     patterns: list  # the FilterCriteria patterns (parsed); a record must match one of them
-    input_template: str
+    enrichment: object  # the Enrichment property: the logical id of a !GetAtt X.Arn, else as written
+    batch_size: int  # records per batch handed to the enrichment
     source: str
     detail_type: str
 
     def matches(self, record):
+        """Whether the pipe's filter passes `record` (a record in the shape of lambda_record)."""
         return any(matches(pattern, record) for pattern in self.patterns)
-
-    def detail(self, record):
-        """The InputTemplate applied to `record`, as a Python value."""
-        text = render(self.input_template, record)
-        try:
-            return json.loads(text, object_pairs_hook=_no_duplicate_keys)
-        except json.JSONDecodeError as e:
-            raise PipeError(f"the input template gives no JSON ({e}): {text}") from e
-
-    def apply(self, record):
-        """The event the pipe would put on the bus for `record`, or None when filtered out."""
-        if not self.matches(record):
-            return None
-        return {"source": self.source, "detail-type": self.detail_type, "detail": self.detail(record)}
 
 
 def pipe_from_template(template, pipe_id=PIPE_ID):
@@ -141,29 +173,35 @@ def pipe_from_template(template, pipe_id=PIPE_ID):
     if resource["Type"] != "AWS::Pipes::Pipe":
         raise ValueError(f"{pipe_id} is a {resource['Type']}, not an AWS::Pipes::Pipe")
     props = resource["Properties"]
-    if "Enrichment" in props:
-        raise ValueError(f"{pipe_id} has an enrichment, which this module does not run")
-    filters = props.get("SourceParameters", {}).get("FilterCriteria", {}).get("Filters", [])
-    patterns = [json.loads(f["Pattern"]) for f in filters]
+    if "Enrichment" not in props:
+        raise ValueError(f"{pipe_id} has no enrichment, which this module expects")
+    if "InputTemplate" in props.get("EnrichmentParameters", {}):
+        raise ValueError(f"{pipe_id} has an input template for its enrichment, which this module does not apply")
     target = props["TargetParameters"]
+    if "InputTemplate" in target:
+        raise ValueError(f"{pipe_id} has an input template, which this module does not apply")
+    enrichment = props["Enrichment"]
+    get_att = enrichment.get("Fn::GetAtt") if isinstance(enrichment, dict) else None
+    if isinstance(get_att, list) and len(get_att) == 2 and get_att[1] == "Arn":
+        enrichment = get_att[0]
+    source = props.get("SourceParameters", {})
+    filters = source.get("FilterCriteria", {}).get("Filters", [])
+    patterns = [json.loads(f["Pattern"]) for f in filters]
+    # One record per batch when the template sets no BatchSize (this module's choice).
+    batch_size = source.get("DynamoDBStreamParameters", {}).get("BatchSize", 1)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"{pipe_id}: a BatchSize of {batch_size!r} is not supported")
     bus = target["EventBridgeEventBusParameters"]
     for name in ("Source", "DetailType"):
         if not isinstance(bus[name], str) or bus[name].startswith("$"):
             raise ValueError(f"{pipe_id}: a dynamic or computed {name} is not supported")
-    return Pipe(patterns=patterns or [{}], input_template=target["InputTemplate"],
+    return Pipe(patterns=patterns or [{}], enrichment=enrichment, batch_size=batch_size,
                 source=bus["Source"], detail_type=bus["DetailType"])
 
 
-def load_pipe(path=TEMPLATE, pipe_id=PIPE_ID):
+def load_pipe(path=None, pipe_id=PIPE_ID):
+    """The pipe of template.yaml (or of the template at `path`)."""
     return pipe_from_template(load_template(path), pipe_id)
-
-
-def _no_duplicate_keys(pairs):
-    keys = [k for k, _ in pairs]
-    duplicates = sorted({k for k in keys if keys.count(k) > 1})
-    if duplicates:
-        raise PipeError(f"the input template gives a JSON object with the key(s) {duplicates} twice")
-    return dict(pairs)
 
 
 # -- event patterns -----------------------------------------------------------------------------
@@ -234,98 +272,51 @@ def matches(pattern, event):
     return True
 
 
-# -- input templates ----------------------------------------------------------------------------
-
-_PLACEHOLDER = re.compile(r"<(\$[^<>]*|aws\.pipes\.[A-Za-z.\-]+)>")
-_SEGMENT = re.compile(r"\.([A-Za-z0-9_\-/]+)|\[(\d+)\]")
-
-
-def placeholders(template):
-    """The JSON paths (and reserved variables) an input template refers to, in order."""
-    return [m.group(1) for m in _PLACEHOLDER.finditer(template)]
-
-
-def resolve(path, record):
-    """The value at a JSON path such as `$.dynamodb.Keys.UserId.S`; PipeError when missing."""
-    if path.startswith("aws.pipes."):
-        raise PipeError(f"the reserved variable <{path}> is not emulated")
-    rest, value = path[1:], record
-    while rest:
-        m = _SEGMENT.match(rest)
-        if not m:
-            raise PipeError(f"unsupported JSON path syntax in <{path}> at {rest!r}")
-        name, index = m.groups()
-        if name is not None:
-            if not isinstance(value, dict) or name not in value:
-                raise PipeError(f"the record has no {path}")
-            value = value[name]
-        else:
-            i = int(index)
-            if not isinstance(value, list) or i >= len(value):
-                raise PipeError(f"the record has no {path}")
-            value = value[i]
-        rest = rest[m.end():]
-    return value
-
-
-def _inside_string(text, end):
-    """Whether position `end` of `text` lies inside a JSON string literal."""
-    inside, escaped = False, False
-    for ch in text[:end]:
-        if escaped:
-            escaped = False
-        elif ch == "\\" and inside:
-            escaped = True
-        elif ch == '"':
-            inside = not inside
-    return inside
-
-
-def render(template, record, strict=True):
-    """The text the pipe sends for `record` (not parsed; the target receives this text).
-
-    With `strict`, a string value holding `"` or `\\` is a PipeError: the pipe would insert it
-    unescaped. Without, it is inserted as the pipe does."""
-    out, last = [], 0
-    for m in _PLACEHOLDER.finditer(template):
-        out.append(template[last:m.start()])
-        value = resolve(m.group(1), record)
-        in_string = _inside_string(template, m.start())
-        if strict and isinstance(value, str) and ('"' in value or "\\" in value):
-            raise PipeError(f"the value of <{m.group(1)}> holds a quote or a backslash, which the "
-                            "pipe inserts unescaped")
-        if isinstance(value, str):
-            # Never escaped: a `"` or `\` in the value ends up in the output as it is.
-            out.append(value if in_string else f'"{value}"')
-        elif isinstance(value, (dict, list)):
-            text = json.dumps(value, separators=(",", ":"))
-            out.append(text.replace('"', "") if in_string else text)
-        else:
-            out.append(json.dumps(value))
-        last = m.end()
-    out.append(template[last:])
-    return "".join(out)
-
-
-# -- the command line ---------------------------------------------------------------------------
+# -- stream records -----------------------------------------------------------------------------
 
 
 def _plain(value):
-    """boto3's parsed values back to the JSON the pipe receives (dates as epoch seconds)."""
+    """boto3's parsed values back to JSON: bytes as base64, dates as epoch seconds rounded down
+    (as DynamoDB Streams gives ApproximateCreationDateTime; moto keeps milliseconds)."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, datetime.datetime):
-        seconds = value.timestamp()
-        return int(seconds) if seconds == int(seconds) else seconds
+        return math.floor(value.timestamp())
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(bytes(value)).decode("ascii")
     return value
 
 
-def stream_records(streams, table):
-    """Every record of the table's latest stream, shard by shard (parents first)."""
+def _region_of(arn):
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else None
+
+
+def lambda_record(record, stream_arn):
+    """A record of DynamoDB Streams' GetRecords, as boto3 returns it, in the shape the pipe hands
+    it on (Lambda's DynamoDB event record): the stream's ARN added, the `dynamodb` fields Lambda
+    passes, values as JSON. awsRegion is the stream's (moto's GetRecords says us-east-1 whatever
+    the table's region)."""
+    streamed = record.get("dynamodb", {})
+    out = {
+        "eventID": record["eventID"],
+        "eventName": record["eventName"],
+        "eventVersion": record["eventVersion"],
+        "eventSource": record["eventSource"],
+        "awsRegion": _region_of(stream_arn) or record["awsRegion"],
+        "dynamodb": {k: _plain(streamed[k]) for k in STREAM_RECORD_FIELDS if k in streamed},
+        "eventSourceARN": stream_arn,
+    }
+    if "userIdentity" in record:
+        out["userIdentity"] = _plain(record["userIdentity"])
+    return out
+
+
+def stream_shards(streams, table):
+    """The table's latest stream, shard by shard (parents first): [(shard id, [record])], each
+    record as lambda_record gives it."""
     listed = streams.list_streams(TableName=table).get("Streams", [])
     if not listed:
         raise LookupError(f"the table {table} has no stream")
@@ -341,19 +332,95 @@ def stream_records(streams, table):
         if not start:
             break
     shards.sort(key=lambda s: int(s["SequenceNumberRange"]["StartingSequenceNumber"]))
+    out = []
     for shard in shards:
+        records = []
         iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
                                               ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         while iterator:
             page = streams.get_records(ShardIterator=iterator)
-            records = page.get("Records", [])
-            for record in records:
-                record = _plain(record)
-                # The pipe's events carry the stream's ARN as well.
-                record.setdefault("eventSourceARN", stream_arn)
-                yield record
+            page_records = page.get("Records", [])
+            records += [lambda_record(r, stream_arn) for r in page_records]
             # An open shard gives an iterator forever: an empty page means caught up.
-            iterator = page.get("NextShardIterator") if records else None
+            iterator = page.get("NextShardIterator") if page_records else None
+        out.append((shard["ShardId"], records))
+    return out
+
+
+def stream_records(streams, table):
+    """Every record of the table's latest stream, in stream order (see stream_shards)."""
+    return [r for _, records in stream_shards(streams, table) for r in records]
+
+
+def batches(pipe, shards):
+    """The batches the pipe hands its enrichment: the records its filter passes, at most
+    BatchSize of one shard each, in stream order."""
+    for _, records in shards:
+        passed = [r for r in records if pipe.matches(r)]
+        for i in range(0, len(passed), pipe.batch_size):
+            yield passed[i:i + pipe.batch_size]
+
+
+# -- the functions ------------------------------------------------------------------------------
+
+
+def invoke(url, function, payload, timeout=120):
+    """The answer (parsed JSON, None when empty) of `function` invoked synchronously with
+    `payload` through the Lambda Invoke API at `url`. InvocationError when it answers an error
+    or no JSON; OSError (urllib.error.URLError, TimeoutError) when the endpoint does not answer."""
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/2015-03-31/functions/{function}/invocations",
+        data=json.dumps(payload).encode(), method="POST",
+        headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            function_error = response.headers.get("X-Amz-Function-Error")
+            body = response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        # cargo lambda watch answers a function error with 500 and the error object, a function
+        # it does not serve with 404.
+        body = e.read().decode("utf-8", "replace")
+        raise InvocationError(f"{function} failed (HTTP {e.code}): {body}") from e
+    if function_error:
+        raise InvocationError(f"{function} failed ({function_error}): {body}")
+    try:
+        answer = json.loads(body) if body.strip() else None
+    except json.JSONDecodeError as e:
+        raise InvocationError(f"{function} answered no JSON: {body[:500]}") from e
+    if isinstance(answer, dict) and {"errorType", "errorMessage"} <= answer.keys():
+        raise InvocationError(f"{function} failed: {body}")
+    return answer
+
+
+def enrich(url, batch, timeout=120):
+    """The enrichment's answer for `batch`: one detail (an object) per record, in order."""
+    answer = invoke(url, ENRICHMENT_FUNCTION, batch, timeout)
+    if not isinstance(answer, list) or len(answer) != len(batch):
+        got = f"an array of {len(answer)}" if isinstance(answer, list) else json.dumps(answer)[:500]
+        raise InvocationError(f"{ENRICHMENT_FUNCTION} answered {got} for a batch of {len(batch)} "
+                              "records; the pipe needs one event per record")
+    for i, detail in enumerate(answer):
+        if not isinstance(detail, dict):
+            raise InvocationError(f"{ENRICHMENT_FUNCTION} answered {json.dumps(detail)[:200]} for record "
+                                  f"{batch[i].get('eventID')}: an event's detail is a JSON object")
+    return answer
+
+
+def eventbridge_event(event, region, now=None):
+    """`event` ({"source", "detail-type", "detail"}) as EventBridge delivers it to a rule's
+    Lambda target."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": event["detail-type"],
+            "source": event["source"], "account": ACCOUNT,
+            "time": now.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": region, "resources": [], "detail": event["detail"]}
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def _line(value, sort_keys=True):
+    return json.dumps(value, sort_keys=sort_keys, separators=(",", ":"))
 
 
 def main(argv=None, stdout=None, stderr=None):
@@ -361,47 +428,81 @@ def main(argv=None, stdout=None, stderr=None):
     stderr = stderr or sys.stderr
     parser = argparse.ArgumentParser(
         prog="pipe_event.py",
-        description="Print the security events template.yaml's pipe would publish for the "
-                    "records of a table's DynamoDB stream (read from an emulator).",
+        description="Emulate template.yaml's security-event pipe on a table's DynamoDB stream "
+                    "(read from an emulator): print the batch its enrichment receives, or run the "
+                    "enrichment and change-notice on a Lambda invoke endpoint.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--endpoint",
                         default=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL"),
-                        help="DynamoDB Streams endpoint, e.g. http://127.0.0.1:5000 "
+                        help="DynamoDB Streams endpoint, e.g. http://127.0.0.1:5055 "
                              "(default: $AWS_ENDPOINT_URL_DYNAMODB, else $AWS_ENDPOINT_URL)")
     parser.add_argument("--table", required=True, help="the users table")
     parser.add_argument("--region",
                         default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-                        help="region (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)")
+                        help="region, also the events' (default: $AWS_REGION, else $AWS_DEFAULT_REGION, "
+                             "else us-east-1)")
     parser.add_argument("--template", default=str(TEMPLATE),
                         help="the SAM template holding the pipe (default: the project's template.yaml)")
+    parser.add_argument("--lambda", dest="lambda_url", metavar="URL",
+                        help="a Lambda invoke endpoint serving security-event (and change-notice), "
+                             "e.g. cargo lambda watch's http://127.0.0.1:9000: invoke the enrichment "
+                             "and print the events")
+    parser.add_argument("--deliver", action="store_true",
+                        help="with --lambda: invoke change-notice with each event, as the rule does")
+    parser.add_argument("--timeout", type=float, default=120, metavar="SECONDS",
+                        help="how long to wait for each invocation's answer (default: 120)")
     args = parser.parse_args(argv)
     if not args.endpoint:
         parser.error("--endpoint is required (or set AWS_ENDPOINT_URL)")
+    if args.deliver and not args.lambda_url:
+        parser.error("--deliver needs --lambda")
 
     import boto3
     import botocore.exceptions
 
-    pipe = load_pipe(args.template)
+    try:
+        pipe = load_pipe(args.template)
+    except (ValueError, KeyError) as e:
+        print(f"pipe_event.py: {args.template}: {e}", file=stderr)
+        return 2
     streams = boto3.client("dynamodbstreams", endpoint_url=args.endpoint, region_name=args.region)
     try:
-        for record in stream_records(streams, args.table):
-            try:
-                event = pipe.apply(record)
-            except PipeError as e:
-                print(f"pipe_event.py: record {record.get('eventID')} ({record.get('eventName')}): {e}",
-                      file=stderr)
-                return 1
-            if event is not None:
-                print(json.dumps(event, sort_keys=True, separators=(",", ":")), file=stdout)
+        shards = stream_shards(streams, args.table)
     except LookupError as e:
         print(f"pipe_event.py: {e}", file=stderr)
         return 2
-    except botocore.exceptions.BotoCoreError as e:
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         print(f"pipe_event.py: {e}", file=stderr)
         return 2
-    except botocore.exceptions.ClientError as e:
-        print(f"pipe_event.py: {e}", file=stderr)
-        return 2
+
+    if not args.lambda_url:
+        passed = [r for _, records in shards for r in records if pipe.matches(r)]
+        print(_line(passed, sort_keys=False), file=stdout)
+        return 0
+
+    for batch in batches(pipe, shards):
+        try:
+            details = enrich(args.lambda_url, batch, args.timeout)
+        except InvocationError as e:
+            ids = ", ".join(str(r.get("eventID")) for r in batch)
+            print(f"pipe_event.py: the batch of record(s) {ids}: {e}", file=stderr)
+            return 1
+        except OSError as e:
+            print(f"pipe_event.py: {args.lambda_url} did not answer: {e}", file=stderr)
+            return 2
+        for record, detail in zip(batch, details):
+            event = {"source": pipe.source, "detail-type": pipe.detail_type, "detail": detail}
+            print(_line(event), file=stdout, flush=True)
+            if not args.deliver:
+                continue
+            try:
+                invoke(args.lambda_url, NOTICE_FUNCTION, eventbridge_event(event, args.region), args.timeout)
+            except InvocationError as e:
+                print(f"pipe_event.py: the event of record {record.get('eventID')}: {e}", file=stderr)
+                return 1
+            except OSError as e:
+                print(f"pipe_event.py: {args.lambda_url} did not answer: {e}", file=stderr)
+                return 2
     return 0
 
 

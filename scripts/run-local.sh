@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make run`: one build of both binaries, moto (DynamoDB + Secrets Manager) on loopback, the
-# users table with two demo users, a development issuer, and the function served by
-# `cargo lambda watch` on the binary just built. The banner comes once the function answers.
+# `make run`: one build of every binary, moto (DynamoDB + its stream, Secrets Manager, SES) on
+# loopback, the users table with its stream and two demo users, the notice sender's SES
+# identity, a development issuer, and the functions (change-password, security-event,
+# change-notice) served by `cargo lambda watch` on the binaries just built. The banner comes
+# once change-password answers.
 # Ports: MOTO_PORT (5055), LAMBDA_PORT (9000), JWKS_PORT (9911). Ctrl-C stops everything.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,7 +44,7 @@ wait_for() { # wait_for <seconds> <command...>: until the command succeeds
   return 1
 }
 
-phase "[1/4] building the function and seed-user (debug profile, argon2 optimised; first time: a few minutes)"
+phase "[1/4] building the functions and seed-user (debug profile, argon2 optimised; first time: a few minutes)"
 cargo build --bins --locked
 
 phase "[2/4] starting moto on 127.0.0.1:$moto_port and the development issuer on 127.0.0.1:$jwks_port"
@@ -64,13 +66,28 @@ issuer="http://127.0.0.1:$jwks_port"
 invoke_sub=7c1d5e2a-3b4f-4a6e-8d9c-0e1f2a3b4c5d
 curl_sub=0b9e8d7c-6f5a-4e3d-9c2b-1a0f9e8d7c6b
 demo_password='correct horse battery staple'
-phase "[3/4] creating table $USERS_TABLE with two demo users"
+phase "[3/4] creating table $USERS_TABLE (with its stream) and two demo users, and the SES identity $NOTICE_FROM"
 printf '%s' "$demo_password" | "$target/debug/seed-user" --create-table --user-id "$invoke_sub" \
   --email demo@example.com --username demo
 printf '%s' "$demo_password" | "$target/debug/seed-user" --user-id "$curl_sub" \
   --email demo2@example.com --username demo2
+# seed-user creates the table without a stream: the security-event pipe reads one (template.yaml
+# has NEW_AND_OLD_IMAGES). The invoke user gets a second notification address, so that a change
+# sends two notices; change-notice sends from NOTICE_FROM, which SES (moto) must know.
+INVOKE_SUB=$invoke_sub "$venv/bin/python" - <<'PY'
+import os
+import boto3
 
-phase "[4/4] starting the function on 127.0.0.1:$lambda_port"
+table, sub, region = os.environ["USERS_TABLE"], os.environ["INVOKE_SUB"], os.environ["AWS_REGION"]
+db = boto3.client("dynamodb", region_name=region)
+if not db.describe_table(TableName=table)["Table"].get("StreamSpecification", {}).get("StreamEnabled"):
+    db.update_table(TableName=table, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+db.update_item(TableName=table, Key={"UserId": {"S": sub}}, UpdateExpression="SET NotificationEmails = :a",
+               ExpressionAttributeValues={":a": {"L": [{"S": "demo-phone@example.net"}]}})
+boto3.client("sesv2", region_name=region).create_email_identity(EmailIdentity=os.environ["NOTICE_FROM"])
+PY
+
+phase "[4/4] starting the functions on 127.0.0.1:$lambda_port"
 cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$lambda_port" --env-file scripts/local.env \
   --env-var AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL" --env-var JWT_ISSUER="$issuer" \
   >"$logs/function.log" 2>&1 &
@@ -84,7 +101,7 @@ token=$("$venv/bin/python" scripts/dev_jwks.py token --port "$jwks_port" --sub "
 cat <<MSG
 
   change-password answers on http://127.0.0.1:$lambda_port (moto on $AWS_ENDPOINT_URL, table
-  $USERS_TABLE; the function's log: .run/function.log). Both demo users' password is
+  $USERS_TABLE; the functions' log: .run/function.log). Both demo users' password is
   '$demo_password'.
 
   Change it through an HTTP API JWT-authorizer sample event (user $invoke_sub):
@@ -102,6 +119,19 @@ cat <<MSG
       -H 'Content-Type: application/json' \\
       -H 'Authorization: Bearer $token' \\
       -d '{"CurrentPassword":"$demo_password","NewPassword":"amber-Quokka-Harbour-77"}'
+
+  After a change, the security event and the notice, end to end: the table's stream through the
+  pipe of template.yaml (its filter), the enrichment security-event, then change-notice, which
+  emails demo@example.com and demo-phone@example.net (user $invoke_sub) or demo2@example.com
+  (user $curl_sub) through moto's SES. Run it again: a redelivered event sends nothing.
+
+    PATH="$venv/bin:\$PATH" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=$AWS_REGION \\
+      scripts/pipe_event.py --endpoint $AWS_ENDPOINT_URL --table $USERS_TABLE \\
+      --lambda http://127.0.0.1:$lambda_port --deliver
+
+  The emails moto's SES accepted:
+
+    scripts/sent_mail.py --endpoint $AWS_ENDPOINT_URL
 
   Ctrl-C stops everything.
 MSG

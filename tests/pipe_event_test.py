@@ -1,18 +1,26 @@
-"""scripts/pipe_event.py: template.yaml's security-event pipe (filter and input template)
-applied to DynamoDB stream records, and its command line against a moto server.
+"""scripts/pipe_event.py: template.yaml's security-event pipe (its filter, the batch its
+enrichment receives, the events and their delivery to change-notice), against a moto server
+for the stream and a local HTTP server playing the Lambda invoke endpoint of the two functions.
 
 Run: .venv/bin/python -m unittest tests/pipe_event_test.py -v
 (stdlib unittest; PyYAML, boto3 and moto from the project's .venv.)
 """
 
 import contextlib
+import datetime
+import http.server
 import io
 import json
 import logging
 import os
 import pathlib
+import re
+import socket
 import sys
+import threading
+import time
 import unittest
+import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -24,8 +32,7 @@ STREAM_ARN = f"arn:aws:dynamodb:eu-west-1:123456789012:table/{TABLE}/stream/2026
 USER = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA"
 OLD_HASH = "$argon2id$v=19$m=19456,t=2,p=1$b2xkc2FsdG9sZHNhbHQ$b2xkaGFzaG9sZGhhc2hvbGRoYXNob2xkaA"
-# The item attributes that must never reach an event.
-SECRET_ATTRIBUTES = ("PasswordHash", "PasswordHistory", "PreviousPasswordHash")
+EVENTS = ROOT / "events"
 
 
 def last_change(request_id="c0ffee00-0000-4000-8000-000000000001", source_ip="203.0.113.7",
@@ -34,9 +41,9 @@ def last_change(request_id="c0ffee00-0000-4000-8000-000000000001", source_ip="20
                   "UserAgent": {"S": user_agent}, "At": {"N": at}}}
 
 
-def item(version=None, marker=False, change=None, failed=None, history=True):
+def item(version=None, marker=False, change=None, failed=None, history=True, user=USER):
     """A users-table item in attribute-value JSON, as a stream image holds it."""
-    out = {"UserId": {"S": USER}, "PasswordHash": {"S": HASH}, "Email": {"S": "alice@example.com"}}
+    out = {"UserId": {"S": user}, "PasswordHash": {"S": HASH}, "Email": {"S": "alice@example.com"}}
     if history:
         out["PasswordHistory"] = {"L": [{"S": OLD_HASH}]}
         out["PreviousPasswordHash"] = {"S": OLD_HASH}
@@ -54,8 +61,7 @@ def item(version=None, marker=False, change=None, failed=None, history=True):
 
 
 def record(event_name, new=None, old=None, sequence="100000000000000000001"):
-    """A stream record exactly as the pipe receives it (DynamoDB Streams' Record, plus the
-    stream's ARN)."""
+    """A stream record exactly as the pipe hands it on (lambda_record's shape)."""
     dynamodb = {"ApproximateCreationDateTime": 1764288000, "Keys": {"UserId": {"S": USER}},
                 "SequenceNumber": sequence, "SizeBytes": 512, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     if new is not None:
@@ -73,114 +79,177 @@ def change_record(**change):
                   old=item(version=2, failed=0))
 
 
-def expected_detail(request_id="c0ffee00-0000-4000-8000-000000000001", source_ip="203.0.113.7",
-                    user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"):
-    return {
-        "credential_type": "password", "change_type": "update", "initiating_entity": "user",
-        "event_timestamp": "1764288000",
-        "subject": {"format": "opaque", "id": USER}, "sub": USER,
-        "request_id": request_id, "source_ip": source_ip, "user_agent": user_agent,
-        "password_version": "3",
-    }
+def sample(name):
+    return json.loads((EVENTS / name).read_text())
+
+
+def function_binaries(template):
+    """{logical id: cargo-lambda binary} of the template's functions."""
+    return {name: r.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+            for name, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+
+
+def event_patterns_invoking(template, function):
+    """The event patterns of the rules that target `function` (a logical id): AWS::Events::Rule
+    resources, and the function's own EventBridgeRule events."""
+    patterns = []
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Events::Rule":
+            if any(t.get("Arn") == {"Fn::GetAtt": [function, "Arn"]} for t in props.get("Targets", [])):
+                patterns.append(props["EventPattern"])
+    for event in template["Resources"][function]["Properties"].get("Events", {}).values():
+        if event.get("Type") == "EventBridgeRule":
+            patterns.append(event["Properties"]["Pattern"])
+    return [json.loads(p) if isinstance(p, str) else p for p in patterns]
 
 
 class PipeFromTemplateTest(unittest.TestCase):
-    """The pipe of template.yaml applied to the records of a change and of the other writes."""
+    """The pipe of template.yaml: which stream records its filter passes, and its enrichment."""
 
     @classmethod
     def setUpClass(cls):
         cls.pipe = pipe_event.load_pipe()
 
-    def test_the_change_write_gives_the_password_changed_event(self):
-        event = self.pipe.apply(change_record())
-        self.assertEqual(event, {"source": "change-password", "detail-type": "Password Changed",
-                                 "detail": expected_detail()})
+    def test_the_change_write_passes(self):
+        self.assertTrue(self.pipe.matches(change_record()))
 
-    def test_an_insert_with_the_marker_is_an_event_too(self):
+    def test_an_insert_with_the_marker_passes_too(self):
         # The filter takes INSERT and MODIFY; only the change's write sets the marker.
-        event = self.pipe.apply(record("INSERT", new=item(version=3, marker=True)))
-        self.assertEqual(event["detail"], expected_detail())
+        self.assertTrue(self.pipe.matches(record("INSERT", new=item(version=3, marker=True))))
 
-    def test_a_counter_write_gives_nothing(self):
+    def test_a_counter_write_does_not(self):
         # Attempt counting removes the marker: its new image has none, whatever the old one had.
         after_change = record("MODIFY", new=item(version=3, failed=1), old=item(version=3, marker=True))
-        self.assertIsNone(self.pipe.apply(after_change))
+        self.assertFalse(self.pipe.matches(after_change))
         before_any_change = record("MODIFY", new=item(failed=2), old=item(failed=1))
-        self.assertIsNone(self.pipe.apply(before_any_change))
+        self.assertFalse(self.pipe.matches(before_any_change))
 
-    def test_an_insert_without_the_marker_gives_nothing(self):
+    def test_an_insert_without_the_marker_does_not(self):
         # Provisioning (seed-user's PutItem) of a new account.
-        self.assertIsNone(self.pipe.apply(record("INSERT", new=item())))
+        self.assertFalse(self.pipe.matches(record("INSERT", new=item())))
         # ... and of an account that had changed its password elsewhere.
-        self.assertIsNone(self.pipe.apply(record("INSERT", new=item(version=3))))
+        self.assertFalse(self.pipe.matches(record("INSERT", new=item(version=3))))
 
-    def test_a_remove_gives_nothing(self):
+    def test_a_remove_does_not(self):
         # Even right after a change: a REMOVE has no new image.
-        self.assertIsNone(self.pipe.apply(record("REMOVE", old=item(version=3, marker=True))))
+        self.assertFalse(self.pipe.matches(record("REMOVE", old=item(version=3, marker=True))))
 
-    def test_other_event_names_give_nothing(self):
-        self.assertIsNone(self.pipe.apply(dict(change_record(), eventName="UPDATE")))
+    def test_other_event_names_do_not(self):
+        self.assertFalse(self.pipe.matches(dict(change_record(), eventName="UPDATE")))
 
-    def test_the_user_agent_is_carried_through(self):
-        for user_agent in ("curl/8.5.0", "okhttp/4.12.0",
-                           "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
-                           "a{b}c[d]e<f>g'h;i=j&k?l#m%n|o~p`q*r+s,t:u@v!w$x^y",
-                           "x" * 256, ""):
-            with self.subTest(user_agent=user_agent):
-                detail = self.pipe.apply(change_record(user_agent=user_agent))["detail"]
-                self.assertEqual(detail["user_agent"], user_agent)
-                self.assertEqual(detail, expected_detail(user_agent=user_agent))
+    def test_the_sample_enrichment_batch_is_what_the_filter_passes(self):
+        batch = sample("pipe-enrichment-batch.json")
+        self.assertTrue(batch)
+        for r in batch:
+            self.assertTrue(self.pipe.matches(r), r["eventID"])
+            self.assertEqual(list(r), ["eventID", "eventName", "eventVersion", "eventSource", "awsRegion",
+                                       "dynamodb", "eventSourceARN"])
 
-    def test_unknown_request_details_are_empty_strings(self):
-        detail = self.pipe.apply(change_record(source_ip="", user_agent="", request_id=""))["detail"]
-        self.assertEqual((detail["source_ip"], detail["user_agent"], detail["request_id"]), ("", "", ""))
+    def test_the_enrichment_is_the_security_event_function(self):
+        template = pipe_event.load_template()
+        self.assertEqual(function_binaries(template).get(self.pipe.enrichment), pipe_event.ENRICHMENT_FUNCTION)
+        self.assertEqual(self.pipe.batch_size, 10)
+        self.assertEqual((self.pipe.source, self.pipe.detail_type), ("change-password", "Password Changed"))
 
-    def test_a_quote_in_a_stored_value_would_break_the_event(self):
-        # A pipe does not escape what it inserts: this is why the function keeps `"` and `\`
-        # out of the user agent it stores. Unsanitised, a user agent could even override a field.
-        injected = 'evil", "sub": "someone-else'
-        text = pipe_event.render(self.pipe.input_template, change_record(user_agent=injected), strict=False)
-        self.assertEqual(json.loads(text)["sub"], "someone-else")
-        # The tool refuses such a record instead.
-        for user_agent in (injected, 'say "hi"', "back\\slash", "x\\"):
-            with self.subTest(user_agent=user_agent), self.assertRaisesRegex(pipe_event.PipeError, "UserAgent"):
-                self.pipe.apply(change_record(user_agent=user_agent))
-
-    def test_a_change_without_last_password_change_is_an_error_not_an_event(self):
-        broken = change_record()
-        del broken["dynamodb"]["NewImage"]["LastPasswordChange"]["M"]["UserAgent"]
-        with self.assertRaisesRegex(pipe_event.PipeError, "LastPasswordChange.M.UserAgent"):
-            self.pipe.apply(broken)
-
-    def test_no_hash_history_or_secret_can_reach_the_event(self):
-        paths = pipe_event.placeholders(self.pipe.input_template)
-        self.assertTrue(paths)
-        for path in paths:
-            for name in SECRET_ATTRIBUTES:
-                self.assertNotIn(name, path)
-        # Only the key, the version and LastPasswordChange are read.
-        allowed = {"$.dynamodb.Keys.UserId.S", "$.dynamodb.NewImage.PasswordVersion.N"}
-        for path in paths:
-            self.assertTrue(path in allowed or path.startswith("$.dynamodb.NewImage.LastPasswordChange.M."), path)
-        for name in SECRET_ATTRIBUTES:
-            self.assertNotIn(name, self.pipe.input_template)
-        # The event of a record full of secrets holds none of them.
-        text = json.dumps(self.pipe.apply(change_record()))
-        for secret in (HASH, OLD_HASH, *SECRET_ATTRIBUTES, "jti-1", "sid-1"):
-            self.assertNotIn(secret, text)
-
-    def test_the_event_has_exactly_the_documented_fields(self):
-        detail = self.pipe.apply(change_record())["detail"]
-        self.assertEqual(sorted(detail), sorted(expected_detail()))
-        for key, value in detail.items():
-            if key != "subject":
-                self.assertIsInstance(value, str, key)
+    def test_a_rule_of_the_template_invokes_change_notice_with_the_event(self):
+        template = pipe_event.load_template()
+        notice = [name for name, binary in function_binaries(template).items()
+                  if binary == pipe_event.NOTICE_FUNCTION]
+        self.assertEqual(len(notice), 1, "one function built from the change-notice binary")
+        patterns = event_patterns_invoking(template, notice[0])
+        self.assertTrue(patterns, "an EventBridge rule targets change-notice")
+        event = pipe_event.eventbridge_event(
+            {"source": self.pipe.source, "detail-type": self.pipe.detail_type,
+             "detail": sample("eventbridge-password-changed.json")["detail"]}, "eu-west-1")
+        self.assertTrue(any(pipe_event.matches(p, event) for p in patterns))
+        self.assertFalse(any(pipe_event.matches(p, dict(event, source="other")) for p in patterns))
 
     def test_loader_reads_the_cloudformation_tags(self):
         template = pipe_event.load_template()
         pipe = template["Resources"]["SecurityEventPipe"]["Properties"]
         self.assertEqual(pipe["RoleArn"], {"Fn::GetAtt": ["SecurityEventPipeRole", "Arn"]})
         self.assertEqual(set(pipe["Target"]), {"Fn::If"})
+
+
+class PipeShapesTest(unittest.TestCase):
+    """What pipe_from_template accepts: an enrichment, no input template."""
+
+    def template(self, **props):
+        base = {"RoleArn": "r", "Source": "s", "Target": "t", "Enrichment": {"Fn::GetAtt": ["Enricher", "Arn"]},
+                "SourceParameters": {"FilterCriteria": {"Filters": [{"Pattern": '{"eventName": ["MODIFY"]}'}]},
+                                     "DynamoDBStreamParameters": {"StartingPosition": "LATEST", "BatchSize": 3}},
+                "TargetParameters": {"EventBridgeEventBusParameters": {"Source": "src", "DetailType": "dt"}}}
+        base.update(props)
+        return {"Resources": {"SecurityEventPipe": {"Type": "AWS::Pipes::Pipe", "Properties": base}}}
+
+    def test_the_pipe_read(self):
+        pipe = pipe_event.pipe_from_template(self.template())
+        self.assertEqual((pipe.enrichment, pipe.batch_size, pipe.source, pipe.detail_type),
+                         ("Enricher", 3, "src", "dt"))
+        self.assertTrue(pipe.matches({"eventName": "MODIFY"}))
+        self.assertFalse(pipe.matches({"eventName": "INSERT"}))
+
+    def test_an_input_template_or_no_enrichment_is_refused(self):
+        target = {"EventBridgeEventBusParameters": {"Source": "src", "DetailType": "dt"}, "InputTemplate": "{}"}
+        for template in (self.template(TargetParameters=target),
+                         self.template(EnrichmentParameters={"InputTemplate": "{}"})):
+            with self.subTest(template=template), self.assertRaisesRegex(ValueError, "input template"):
+                pipe_event.pipe_from_template(template)
+        without = self.template()
+        del without["Resources"]["SecurityEventPipe"]["Properties"]["Enrichment"]
+        with self.assertRaisesRegex(ValueError, "no enrichment"):
+            pipe_event.pipe_from_template(without)
+
+    def test_batches_are_per_shard_and_at_most_batch_size(self):
+        pipe = pipe_event.pipe_from_template(self.template())
+        passing = [{"eventName": "MODIFY", "n": i} for i in range(7)]
+        shards = [("a", passing[:5] + [{"eventName": "REMOVE"}]), ("b", []), ("c", passing[5:])]
+        self.assertEqual([[r["n"] for r in b] for b in pipe_event.batches(pipe, shards)],
+                         [[0, 1, 2], [3, 4], [5, 6]])
+
+
+class RecordShapeTest(unittest.TestCase):
+    """GetRecords' records (as boto3 returns them) in the shape the pipe hands on."""
+
+    def boto3_record(self, **overrides):
+        """The sample batch's record as boto3's get_records gives it (moto's quirks included)."""
+        lambda_shape = sample("pipe-enrichment-batch.json")[0]
+        dynamodb = dict(lambda_shape["dynamodb"])
+        # A datetime (moto keeps the milliseconds, DynamoDB rounds down to the second).
+        dynamodb["ApproximateCreationDateTime"] = datetime.datetime.fromtimestamp(
+            dynamodb["ApproximateCreationDateTime"] + 0.789, datetime.timezone(datetime.timedelta(hours=2)))
+        out = {k: v for k, v in lambda_shape.items() if k != "eventSourceARN"}
+        out.update(dynamodb=dynamodb, awsRegion="us-east-1", **overrides)
+        return out
+
+    def test_the_sample_batch_is_the_mapping_of_what_get_records_gives(self):
+        expected = sample("pipe-enrichment-batch.json")[0]
+        got = pipe_event.lambda_record(self.boto3_record(), expected["eventSourceARN"])
+        self.assertEqual(got, expected)
+        self.assertEqual(list(got), list(expected))
+        self.assertIsInstance(got["dynamodb"]["ApproximateCreationDateTime"], int)
+
+    def test_binary_values_become_base64_and_unknown_fields_are_dropped(self):
+        raw = self.boto3_record(somethingNew="x")
+        raw["dynamodb"] = dict(raw["dynamodb"], Unknown=1, NewImage={
+            "UserId": {"S": "u"}, "Blob": {"B": b"\x00\xff"}, "Blobs": {"BS": [b"a", b"b"]},
+            "Nested": {"M": {"B": {"B": b"x"}, "L": {"L": [{"N": "1"}, {"NULL": True}]}}}})
+        got = pipe_event.lambda_record(raw, STREAM_ARN)
+        self.assertNotIn("somethingNew", got)
+        self.assertNotIn("Unknown", got["dynamodb"])
+        self.assertEqual(got["dynamodb"]["NewImage"], {
+            "UserId": {"S": "u"}, "Blob": {"B": "AP8="}, "Blobs": {"BS": ["YQ==", "Yg=="]},
+            "Nested": {"M": {"B": {"B": "eA=="}, "L": {"L": [{"N": "1"}, {"NULL": True}]}}}})
+        json.dumps(got)
+
+    def test_a_ttl_deletion_keeps_its_user_identity(self):
+        identity = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+        raw = self.boto3_record(eventName="REMOVE", userIdentity=identity)
+        self.assertEqual(pipe_event.lambda_record(raw, STREAM_ARN)["userIdentity"], identity)
+
+    def test_the_region_is_the_streams(self):
+        self.assertEqual(pipe_event.lambda_record(self.boto3_record(), STREAM_ARN)["awsRegion"], "eu-west-1")
 
 
 class PatternTest(unittest.TestCase):
@@ -221,47 +290,6 @@ class PatternTest(unittest.TestCase):
                 pipe_event.matches(pattern, {"a": "x"})
 
 
-class RenderTest(unittest.TestCase):
-    """Input-template rendering as EventBridge Pipes documents it."""
-
-    EVENT = {"s": "text", "n": 5, "t": True, "z": None, "o": {"k": "v"}, "l": [1, "two"],
-             "deep": {"list": [{"x": "y"}]}}
-
-    def render(self, template):
-        return pipe_event.render(template, self.EVENT)
-
-    def test_strings_get_their_quotes_once(self):
-        self.assertEqual(json.loads(self.render('{"a": <$.s>}')), {"a": "text"})
-        self.assertEqual(json.loads(self.render('{"a": "<$.s>"}')), {"a": "text"})
-        self.assertEqual(json.loads(self.render('{"a": "is <$.s>!"}')), {"a": "is text!"})
-
-    def test_numbers_booleans_null_objects_and_arrays(self):
-        self.assertEqual(json.loads(self.render('{"n": <$.n>, "t": <$.t>, "z": <$.z>, "o": <$.o>, "l": <$.l>}')),
-                         {"n": 5, "t": True, "z": None, "o": {"k": "v"}, "l": [1, "two"]})
-        self.assertEqual(json.loads(self.render('{"n": "<$.n>"}')), {"n": "5"})
-        # An object inside a string loses its quotes.
-        self.assertEqual(json.loads(self.render('{"o": "o=<$.o>"}')), {"o": "o={k:v}"})
-
-    def test_array_indices(self):
-        self.assertEqual(json.loads(self.render('{"x": <$.deep.list[0].x>}')), {"x": "y"})
-
-    def test_missing_paths_and_reserved_variables_are_errors(self):
-        for template in ('{"a": <$.nope>}', '{"a": <$.l[5]>}', '{"a": <$.s.deeper>}',
-                         '{"a": <aws.pipes.pipe-arn>}'):
-            with self.subTest(template=template), self.assertRaises(pipe_event.PipeError):
-                self.render(template)
-
-    def test_values_are_not_escaped(self):
-        self.assertEqual(pipe_event.render('{"a": "<$.s>"}', {"s": 'x"y'}, strict=False), '{"a": "x"y"}')
-        with self.assertRaises(pipe_event.PipeError):
-            pipe_event.render('{"a": "<$.s>"}', {"s": 'x"y'})
-
-    def test_duplicate_keys_are_refused(self):
-        pipe = pipe_event.Pipe(patterns=[{}], input_template='{"a": <$.s>, "a": "b"}', source="s", detail_type="d")
-        with self.assertRaisesRegex(pipe_event.PipeError, "twice"):
-            pipe.apply({"s": "x"})
-
-
 @contextlib.contextmanager
 def moto_server():
     from moto.server import ThreadedMotoServer
@@ -275,8 +303,69 @@ def moto_server():
         server.stop()
 
 
+class FakeLambda:
+    """A Lambda invoke endpoint (as cargo lambda watch serves one) playing security-event and
+    change-notice: it keeps what is POSTed, and answers what `answers[function](payload)`
+    gives: (status, body, headers)."""
+
+    def __init__(self):
+        self.calls = []  # (function, payload)
+        self.answers = {
+            pipe_event.ENRICHMENT_FUNCTION: lambda batch: (200, [self.detail(r) for r in batch], {}),
+            pipe_event.NOTICE_FUNCTION: lambda event: (200, None, {}),
+        }
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                m = re.fullmatch(r"/2015-03-31/functions/([^/]+)/invocations", self.path)
+                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if not m or m.group(1) not in fake.answers:
+                    status, body, headers = 404, {"title": "Missing function"}, {}
+                else:
+                    fake.calls.append((m.group(1), payload))
+                    status, body, headers = fake.answers[m.group(1)](payload)
+                data = (body if isinstance(body, str) else json.dumps(body)).encode()
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def detail(r):
+        """A stand-in for security-event's output: what the record says, with JSON numbers."""
+        new = r["dynamodb"]["NewImage"]
+        return {"jti": new["LastPasswordChange"]["M"]["RequestId"]["S"],
+                "sub_id": {"format": "opaque", "id": r["dynamodb"]["Keys"]["UserId"]["S"]},
+                "change": {"password_version": int(new["PasswordVersion"]["N"])}}
+
+    def calls_to(self, function):
+        return [payload for name, payload in self.calls if name == function]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class CommandLineTest(unittest.TestCase):
-    """The command line against a moto server: a change among the other writes of an item."""
+    """The command line against a moto server and a fake Lambda endpoint."""
 
     @classmethod
     def setUpClass(cls):
@@ -285,6 +374,7 @@ class CommandLineTest(unittest.TestCase):
         os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
         cls.server = moto_server()
         cls.endpoint = cls.server.__enter__()
+        cls.tables = 0
 
     @classmethod
     def tearDownClass(cls):
@@ -294,6 +384,10 @@ class CommandLineTest(unittest.TestCase):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+    def setUp(self):
+        self.fake = FakeLambda()
+        self.addCleanup(self.fake.close)
 
     def client(self):
         import boto3
@@ -305,62 +399,222 @@ class CommandLineTest(unittest.TestCase):
                                stdout=out, stderr=err)
         return code, out.getvalue(), err.getvalue()
 
-    def create_table(self, name, stream=True):
+    def create_table(self, stream=True):
+        type(self).tables += 1
+        name = f"{TABLE}-{self.tables}"
         spec = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"} if stream else {"StreamEnabled": False}
         self.client().create_table(
             TableName=name, BillingMode="PAY_PER_REQUEST", StreamSpecification=spec,
             KeySchema=[{"AttributeName": "UserId", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "UserId", "AttributeType": "S"}])
+        return name
 
-    def test_prints_one_line_for_the_change_and_nothing_for_the_other_writes(self):
-        db, key = self.client(), {"UserId": {"S": USER}}
-        self.create_table(TABLE)
-        # Provisioning, a wrong current password, the attempt of the change, the change, then a
-        # later attempt that removes the marker, and the account's deletion.
-        db.put_item(TableName=TABLE, Item=item(history=False))
-        db.update_item(TableName=TABLE, Key=key, UpdateExpression="SET FailedPasswordAttempts = :one REMOVE PasswordChangeEvent",
-                       ExpressionAttributeValues={":one": {"N": "1"}})
-        db.update_item(TableName=TABLE, Key=key, UpdateExpression="SET FailedPasswordAttempts = :zero REMOVE PasswordChangeEvent",
-                       ExpressionAttributeValues={":zero": {"N": "0"}})
-        change = item(version=3, marker=True)
-        db.update_item(
-            TableName=TABLE, Key=key,
+    def change(self, table, user=USER, version=3, request_id="c0ffee00-0000-4000-8000-000000000001"):
+        """The change's write (the marker set), as the function makes it."""
+        change = item(version=version, marker=True, change=last_change(request_id=request_id), user=user)
+        self.client().update_item(
+            TableName=table, Key={"UserId": {"S": user}},
             UpdateExpression="SET PasswordHash = :h, PasswordVersion = :v, TokensValidAfter = :t, "
                              "PasswordChangeSession = :s, LastPasswordChange = :l, PasswordChangeEvent = :v",
-            ExpressionAttributeValues={":h": {"S": HASH}, ":v": {"N": "3"}, ":t": change["TokensValidAfter"],
+            ExpressionAttributeValues={":h": {"S": HASH}, ":v": {"N": str(version)}, ":t": change["TokensValidAfter"],
                                        ":s": change["PasswordChangeSession"], ":l": change["LastPasswordChange"]})
-        db.update_item(TableName=TABLE, Key=key, UpdateExpression="SET FailedPasswordAttempts = :one REMOVE PasswordChangeEvent",
-                       ExpressionAttributeValues={":one": {"N": "1"}})
-        db.delete_item(TableName=TABLE, Key=key)
+        return change
 
-        code, out, err = self.run_cli("--table", TABLE)
+    def counter(self, table, n, user=USER):
+        self.client().update_item(
+            TableName=table, Key={"UserId": {"S": user}},
+            UpdateExpression="SET FailedPasswordAttempts = :n REMOVE PasswordChangeEvent",
+            ExpressionAttributeValues={":n": {"N": str(n)}})
+
+    def a_change_among_other_writes(self):
+        """Provisioning, a wrong current password, the attempt of the change, the change, a later
+        attempt that removes the marker, and the account's deletion: one record passes."""
+        table = self.create_table()
+        db, key = self.client(), {"UserId": {"S": USER}}
+        db.put_item(TableName=table, Item=item(history=False))
+        self.counter(table, 1)
+        self.counter(table, 0)
+        before = db.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+        self.change(table)
+        after = db.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+        self.counter(table, 1)
+        db.delete_item(TableName=table, Key=key)
+        return table, before, after
+
+    def stream_arn(self, table):
+        return self.client().describe_table(TableName=table)["Table"]["LatestStreamArn"]
+
+    def test_prints_the_batch_the_enrichment_receives(self):
+        table, before, after = self.a_change_among_other_writes()
+        started = time.time()
+        code, out, err = self.run_cli("--table", table)
         self.assertEqual((code, err), (0, ""))
-        expected = {"source": "change-password", "detail-type": "Password Changed", "detail": expected_detail()}
-        self.assertEqual(out, json.dumps(expected, sort_keys=True, separators=(",", ":")) + "\n")
+        self.assertEqual(out.count("\n"), 1)
+        self.assertTrue(out.endswith("]\n"))
+        batch = json.loads(out)
+        self.assertEqual(len(batch), 1)
+        r = batch[0]
+        self.assertEqual(list(r), ["eventID", "eventName", "eventVersion", "eventSource", "awsRegion",
+                                   "dynamodb", "eventSourceARN"])
+        self.assertEqual((r["eventName"], r["eventSource"], r["awsRegion"], r["eventSourceARN"]),
+                         ("MODIFY", "aws:dynamodb", "eu-west-1", self.stream_arn(table)))
+        self.assertRegex(r["eventID"], r"^\S+$")
+        self.assertIn(r["eventVersion"], ("1.0", "1.1"))
+        d = r["dynamodb"]
+        self.assertEqual(list(d), ["ApproximateCreationDateTime", "Keys", "NewImage", "OldImage",
+                                   "SequenceNumber", "SizeBytes", "StreamViewType"])
+        self.assertEqual((d["Keys"], d["NewImage"], d["OldImage"], d["StreamViewType"]),
+                         ({"UserId": {"S": USER}}, after, before, "NEW_AND_OLD_IMAGES"))
+        self.assertIsInstance(d["ApproximateCreationDateTime"], int)
+        self.assertLessEqual(abs(d["ApproximateCreationDateTime"] - started), 60)
+        self.assertRegex(d["SequenceNumber"], r"^\d+$")
+        self.assertIsInstance(d["SizeBytes"], int)
+        self.assertEqual(self.fake.calls, [])
+
+    def test_nothing_passes_gives_an_empty_array(self):
+        table = self.create_table()
+        self.client().put_item(TableName=table, Item=item())
+        self.assertEqual(self.run_cli("--table", table), (0, "[]\n", ""))
+
+    def test_lambda_invokes_the_enrichment_with_that_batch_and_prints_its_events(self):
+        table, _, _ = self.a_change_among_other_writes()
+        self.change(table, user="second-user", version=1, request_id="req-2")
+        _, printed, _ = self.run_cli("--table", table)
+        code, out, err = self.run_cli("--table", table, "--lambda", self.fake.url)
+        self.assertEqual((code, err), (0, ""))
+        self.assertEqual(self.fake.calls_to(pipe_event.ENRICHMENT_FUNCTION), [json.loads(printed)])
+        self.assertEqual(self.fake.calls_to(pipe_event.NOTICE_FUNCTION), [])
+        self.assertEqual(out.splitlines(), [
+            '{"detail":{"change":{"password_version":3},"jti":"c0ffee00-0000-4000-8000-000000000001",'
+            f'"sub_id":{{"format":"opaque","id":"{USER}"}}}},'
+            '"detail-type":"Password Changed","source":"change-password"}',
+            '{"detail":{"change":{"password_version":1},"jti":"req-2",'
+            '"sub_id":{"format":"opaque","id":"second-user"}},'
+            '"detail-type":"Password Changed","source":"change-password"}'])
+
+    def test_deliver_hands_each_event_to_change_notice_as_eventbridge_delivers_it(self):
+        table, _, _ = self.a_change_among_other_writes()
+        self.change(table, user="second-user", version=1, request_id="req-2")
+        started = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        code, out, err = self.run_cli("--table", table, "--lambda", self.fake.url, "--deliver")
+        self.assertEqual((code, err), (0, ""))
+        events = [json.loads(line) for line in out.splitlines()]
+        delivered = self.fake.calls_to(pipe_event.NOTICE_FUNCTION)
+        self.assertEqual(len(delivered), 2)
+        shape = sample("eventbridge-password-changed.json")
+        for event, notice in zip(events, delivered):
+            self.assertEqual(list(notice), list(shape))
+            self.assertEqual(notice["detail"], event["detail"])
+            self.assertEqual((notice["version"], notice["source"], notice["detail-type"], notice["account"],
+                              notice["region"], notice["resources"]),
+                             ("0", "change-password", "Password Changed", "123456789012", "eu-west-1", []))
+            self.assertEqual(uuid.UUID(notice["id"]).version, 4)
+            self.assertRegex(notice["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+            at = datetime.datetime.strptime(notice["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+            self.assertLessEqual(abs((at - started).total_seconds()), 60)
+        self.assertNotEqual(delivered[0]["id"], delivered[1]["id"])
+        # The order of the calls: the batch, then each event.
+        self.assertEqual([name for name, _ in self.fake.calls],
+                         [pipe_event.ENRICHMENT_FUNCTION, pipe_event.NOTICE_FUNCTION, pipe_event.NOTICE_FUNCTION])
+
+    def test_batches_hold_at_most_the_pipes_batch_size(self):
+        table = self.create_table()
+        for i in range(12):
+            self.change(table, user=f"user-{i:02}", version=1, request_id=f"req-{i:02}")
+        code, out, err = self.run_cli("--table", table, "--lambda", self.fake.url)
+        self.assertEqual((code, err), (0, ""))
+        sizes = [len(b) for b in self.fake.calls_to(pipe_event.ENRICHMENT_FUNCTION)]
+        self.assertEqual(sizes, [10, 2])
+        self.assertEqual([json.loads(line)["detail"]["jti"] for line in out.splitlines()],
+                         [f"req-{i:02}" for i in range(12)])
+
+    def test_nothing_passes_invokes_nothing(self):
+        table = self.create_table()
+        self.client().put_item(TableName=table, Item=item())
+        self.assertEqual(self.run_cli("--table", table, "--lambda", self.fake.url, "--deliver"), (0, "", ""))
+        self.assertEqual(self.fake.calls, [])
+
+    def test_an_enrichment_error_is_exit_status_1(self):
+        table, _, _ = self.a_change_among_other_writes()
+        error = {"errorType": "&str", "errorMessage": "the record has no new image"}
+        for answer in (lambda batch: (500, error, {}),
+                       lambda batch: (200, error, {}),
+                       lambda batch: (200, error, {"X-Amz-Function-Error": "Unhandled"}),
+                       lambda batch: (200, "not json", {})):
+            with self.subTest(answer=answer):
+                self.fake.answers[pipe_event.ENRICHMENT_FUNCTION] = answer
+                code, out, err = self.run_cli("--table", table, "--lambda", self.fake.url, "--deliver")
+                self.assertEqual((code, out), (1, ""))
+                self.assertIn(pipe_event.ENRICHMENT_FUNCTION, err)
+        self.assertEqual(self.fake.calls_to(pipe_event.NOTICE_FUNCTION), [])
+
+    def test_fewer_or_more_events_than_records_is_exit_status_1(self):
+        table, _, _ = self.a_change_among_other_writes()
+        for answer, words in (([], "an array of 0 for a batch of 1"),
+                              ([{"a": 1}, {"b": 2}], "an array of 2 for a batch of 1"),
+                              ({"a": 1}, '{"a": 1} for a batch of 1'),
+                              (None, "null for a batch of 1"),
+                              (["x"], "a JSON object")):
+            with self.subTest(answer=answer):
+                self.fake.answers[pipe_event.ENRICHMENT_FUNCTION] = lambda batch, a=answer: (200, a, {})
+                code, out, err = self.run_cli("--table", table, "--lambda", self.fake.url, "--deliver")
+                self.assertEqual((code, out), (1, ""))
+                self.assertIn(words, err)
+        self.assertEqual(self.fake.calls_to(pipe_event.NOTICE_FUNCTION), [])
+
+    def test_a_change_notice_error_is_exit_status_1(self):
+        table, _, _ = self.a_change_among_other_writes()
+        error = {"errorType": "change_notice::SendFailed", "errorMessage": "SES refused the message"}
+        for answer in (lambda event: (500, error, {}),
+                       lambda event: (200, error, {}),
+                       lambda event: (200, error, {"X-Amz-Function-Error": "Unhandled"})):
+            with self.subTest(answer=answer):
+                self.fake.answers[pipe_event.NOTICE_FUNCTION] = answer
+                code, out, err = self.run_cli("--table", table, "--lambda", self.fake.url, "--deliver")
+                self.assertEqual(code, 1)
+                self.assertEqual(len(out.splitlines()), 1, "the event is printed before its delivery")
+                self.assertIn(pipe_event.NOTICE_FUNCTION, err)
+                self.assertIn("SES refused the message", err)
+        # Without --deliver, change-notice is not invoked.
+        self.fake.calls.clear()
+        self.assertEqual(self.run_cli("--table", table, "--lambda", self.fake.url)[0], 0)
+        self.assertEqual(self.fake.calls_to(pipe_event.NOTICE_FUNCTION), [])
+
+    def test_a_function_the_endpoint_does_not_serve_is_exit_status_1(self):
+        table, _, _ = self.a_change_among_other_writes()
+        del self.fake.answers[pipe_event.NOTICE_FUNCTION]
+        code, out, err = self.run_cli("--table", table, "--lambda", self.fake.url, "--deliver")
+        self.assertEqual(code, 1)
+        self.assertIn("HTTP 404", err)
+
+    def test_an_endpoint_that_does_not_answer_is_exit_status_2(self):
+        table, _, _ = self.a_change_among_other_writes()
+        code, out, err = self.run_cli("--table", table, "--lambda", f"http://127.0.0.1:{closed_port()}")
+        self.assertEqual((code, out), (2, ""))
+        self.assertIn("did not answer", err)
 
     def test_a_table_without_a_stream_is_exit_status_2(self):
-        self.create_table("users-no-stream", stream=False)
-        code, out, err = self.run_cli("--table", "users-no-stream")
+        table = self.create_table(stream=False)
+        code, out, err = self.run_cli("--table", table)
         self.assertEqual((code, out), (2, ""))
         self.assertIn("no stream", err)
 
-    def test_a_change_the_template_cannot_render_is_exit_status_1(self):
-        db, name = self.client(), "users-broken-change"
-        self.create_table(name)
-        broken = item(version=3, marker=True, history=False)
-        del broken["LastPasswordChange"]["M"]["SourceIp"]
-        db.put_item(TableName=name, Item=broken)
-        code, out, err = self.run_cli("--table", name)
-        self.assertEqual((code, out), (1, ""))
-        self.assertIn("LastPasswordChange.M.SourceIp", err)
+    def test_deliver_needs_lambda(self):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), self.assertRaises(SystemExit) as exit_:
+            self.run_cli("--table", TABLE, "--deliver")
+        self.assertEqual(exit_.exception.code, 2)
+        self.assertIn("--deliver needs --lambda", err.getvalue())
 
     def test_help_documents_the_output(self):
         out = io.StringIO()
         with contextlib.redirect_stdout(out), self.assertRaises(SystemExit) as exit_:
             pipe_event.main(["--help"])
         self.assertEqual(exit_.exception.code, 0)
-        for words in ("--endpoint", "--table", "sorted keys", '"detail-type":"Password Changed"',
-                      "exit status", "TRIM_HORIZON"):
+        for words in ("--endpoint", "--table", "--lambda URL", "--deliver", "sorted keys",
+                      '"detail-type":"Password Changed"', "/2015-03-31/functions/security-event/invocations",
+                      "/2015-03-31/functions/change-notice/invocations", '"version":"0"', "exit status",
+                      "TRIM_HORIZON", "BatchSize"):
             self.assertIn(words, out.getvalue())
 
 

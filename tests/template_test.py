@@ -1,8 +1,9 @@
 """Checks of template.yaml (and of the template lines of the docs) that cfn-lint cannot make:
 least privilege, the routes and their authorizers, the table and its stream, the environment
 contract, references, alarms, limits, canary deployments, access logs, tracing, the dashboard,
-token-authorizer, the security-event pipe, and the real SAM transform of every front-door
-combination (every door invokes the alias).
+token-authorizer, the security-event pipe and its enrichment, change-notice (only with
+NoticeFrom), and the real SAM transform of every front-door combination, with and without
+change-notice (every door invokes the alias).
 
 Run: .venv/bin/python -m unittest tests/template_test.py -v
 (stdlib unittest; cfn-lint's YAML loader; samtranslator from aws-sam-cli for the transform.)
@@ -15,15 +16,12 @@ import logging
 import os
 import pathlib
 import re
-import sys
 import tempfile
 import unittest
 
 from cfnlint.decode.cfn_yaml import loads
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-# scripts/pipe_event.py renders the security-event pipe's template.
-sys.path.insert(0, str(ROOT / "scripts"))
 # CHANGE_PASSWORD_TEMPLATE: check another file (e.g. a deliberately broken copy).
 TEMPLATE = pathlib.Path(os.environ.get("CHANGE_PASSWORD_TEMPLATE", ROOT / "template.yaml"))
 CONFIGURATION_DOC = ROOT / "docs" / "configuration.md"
@@ -61,6 +59,27 @@ STREAM_ARN = {"Fn::If": ["ExistingTableStream", {"Ref": "ExistingUsersTableStrea
                          {"Fn::GetAtt": ["UsersTable", "StreamArn"]}]}
 BUS_ARN = {"Fn::If": ["CreateSecurityEventBus", {"Fn::GetAtt": [EVENT_BUS, "Arn"]},
                       {"Ref": "SecurityEventBusArn"}]}
+# The pipe's enrichment (issue 19): it builds each event's detail.
+ENRICHMENT = "SecurityEventFunction"
+ENRICHMENT_ROLE = "SecurityEventRole"
+DEFAULT_ISSUER = "urn:change-password:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}"
+# change-notice (issue 19): every resource it brings, all under SendNotices (NoticeFrom given).
+NOTICE_FUNCTION = "ChangeNoticeFunction"
+NOTICE_ROLE = "ChangeNoticeRole"
+NOTICE_RULE = "ChangeNoticeRule"
+NOTICE_QUEUE = "ChangeNoticeDeadLetterQueue"
+NOTICE_RESOURCES = sorted([
+    NOTICE_FUNCTION, NOTICE_ROLE, "ChangeNoticeLogGroup", NOTICE_RULE, "ChangeNoticeInvokePermission",
+    "ChangeNoticeInvokeConfig", NOTICE_QUEUE, "ChangeNoticeDeadLetterQueuePolicy",
+    "ChangeNoticeErrorsAlarm", "ChangeNoticeDeadLetterAlarm"])
+NOTICE_VALUES = {"NoticeFrom": "no-reply@security.example.com",
+                 "NoticeHelpUrl": "https://help.example.com/account/not-me",
+                 "NoticeContact": "security@example.com or +44 20 7946 0000"}
+# What change-notice reads and writes on the account's item (src/aws/dynamodb_notices.rs): the
+# key, the addresses, its progress, and PasswordChangeEvent, which each of its writes removes.
+NOTICE_ATTRIBUTES = ["UserId", "Email", "NotificationEmails", "NoticeSentVersion", "NoticeDeliveries",
+                     "PasswordChangeEvent"]
+SAMPLE_EVENT = ROOT / "events" / "eventbridge-password-changed.json"
 TABLE_ARN = {"Fn::If": [
     "CreateTable",
     {"Fn::GetAtt": ["UsersTable", "Arn"]},
@@ -75,9 +94,11 @@ NEW_METRICS = ["TokenRevoked", "AuthorizerAllowed", "AuthorizerDenied", "Authori
 # SPEC.md section 6: the variables the function reads (the AWS_ENDPOINT_URL* overrides are
 # for local emulators only and must never be set by the template).
 def _config_variables():
-    """The variables the function reads: `VARIABLES` in src/config.rs."""
+    """The variables the function reads: `VARIABLES` in the config module (src/config.rs, or
+    src/config/mod.rs)."""
     import re
-    source = (ROOT / "src" / "config.rs").read_text()
+    module = ROOT / "src" / "config.rs"
+    source = (module if module.exists() else ROOT / "src" / "config" / "mod.rs").read_text()
     block = source[source.index("pub const VARIABLES"):]
     block = block[: block.index("];")]
     return re.findall(r'"([A-Z0-9_]+)"', block)
@@ -184,6 +205,21 @@ def as_list(value):
     return value if isinstance(value, list) else [value]
 
 
+def pattern_matches(pattern, event):
+    """An EventBridge event pattern of exact values (lists of allowed values, nested objects)
+    against an event; any other part of the pattern language is refused."""
+    for key, allowed in pattern.items():
+        if isinstance(allowed, dict):
+            if not isinstance(event.get(key), dict) or not pattern_matches(allowed, event[key]):
+                return False
+            continue
+        if not isinstance(allowed, list) or any(isinstance(a, (dict, list)) for a in allowed):
+            raise ValueError(f"unsupported pattern for {key}: {allowed!r}")
+        if key not in event or event[key] not in allowed:
+            return False
+    return True
+
+
 def sub_string(value):
     """The template string of an Fn::Sub (short or long form), else None."""
     if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
@@ -227,9 +263,9 @@ _DROP = object()
 
 
 class Evaluator:
-    """Resolves Ref, Fn::Sub, Fn::Join, Fn::If and the conditions as CloudFormation would for
-    the given parameter values (defaults otherwise). A resource stands for itself as
-    "<LogicalId>" (or "<LogicalId.Attribute>")."""
+    """Resolves Ref, Fn::Sub, Fn::Join, Fn::Split, Fn::Select, Fn::If and the conditions as
+    CloudFormation would for the given parameter values (defaults otherwise). A resource stands
+    for itself as "<LogicalId>" (or "<LogicalId.Attribute>")."""
 
     def __init__(self, template, **overrides):
         self.t = template
@@ -276,6 +312,10 @@ class Evaluator:
             if fn == "Fn::Join":
                 parts = self.value(args[1])
                 return args[0].join(str(p) for p in parts)
+            if fn == "Fn::Split":
+                return self.value(args[1]).split(args[0])
+            if fn == "Fn::Select":
+                return self.value(args[1])[int(args[0])]
             if fn == "Fn::Sub":
                 text, local = (args, {}) if isinstance(args, str) else args
                 local = {k: self.value(v) for k, v in local.items()}
@@ -427,8 +467,10 @@ class TemplateTest(unittest.TestCase):
             "Action": "sts:AssumeRole",
         }])
         others = sorted(k for k, v in self.res.items() if v["Type"].startswith("AWS::IAM::") and k != "ChangePasswordRole")
-        self.assertEqual(others, sorted([DEPLOY_ROLE, AUTHORIZER_ROLE, AUTHORIZER_DEPLOY_ROLE, PIPE_ROLE]),
-                         "no other IAM resources but CodeDeploy's, the authorizer's and the pipe's roles")
+        self.assertEqual(others, sorted([DEPLOY_ROLE, AUTHORIZER_ROLE, AUTHORIZER_DEPLOY_ROLE, PIPE_ROLE,
+                                         ENRICHMENT_ROLE, NOTICE_ROLE]),
+                         "no other IAM resources but CodeDeploy's, the authorizer's, the pipe's, its "
+                         "enrichment's and change-notice's roles")
         for name in others:
             for key in ("ManagedPolicyArns", "PermissionsBoundary"):
                 self.assertNotIn(key, self.res[name]["Properties"], name)
@@ -734,14 +776,16 @@ class TemplateTest(unittest.TestCase):
 
     # -- alarms --------------------------------------------------------------------------------
 
-    def alarm(self, namespace, metric, function=None):
-        """The one alarm on this metric (of this function's, for AWS/Lambda)."""
+    def alarm(self, namespace, metric, function=None, dimensions=None):
+        """The one alarm on this metric (of this function's, for AWS/Lambda; or with these
+        dimensions)."""
+        if function is not None:
+            dimensions = [{"Name": "FunctionName", "Value": {"Ref": function}}]
         found = [a for a in by_type(self.t, "AWS::CloudWatch::Alarm").values()
                  if a["Properties"].get("Namespace") == namespace
                  and a["Properties"].get("MetricName") == metric
-                 and (function is None
-                      or a["Properties"].get("Dimensions") == [{"Name": "FunctionName", "Value": {"Ref": function}}])]
-        self.assertEqual(len(found), 1, f"{namespace}/{metric} {function or ''}")
+                 and (dimensions is None or a["Properties"].get("Dimensions") == dimensions)]
+        self.assertEqual(len(found), 1, f"{namespace}/{metric} {dimensions or ''}")
         props = found[0]["Properties"]
         self.assertEqual(props["Period"], 300)
         self.assertEqual(props["EvaluationPeriods"], 1)
@@ -1078,7 +1122,8 @@ class TemplateTest(unittest.TestCase):
         queue = self.res[DEAD_LETTER_QUEUE]
         self.assertEqual(queue["Type"], "AWS::SQS::Queue")
         self.assertIs(queue["Properties"]["SqsManagedSseEnabled"], True)
-        self.assertNotIn("Enrichment", props)
+        # The enrichment builds the events (test_pipe_enrichment_builds_the_detail).
+        self.assertEqual(props["Enrichment"], {"Fn::GetAtt": [ENRICHMENT, "Arn"]})
         # One filter: a MODIFY or INSERT whose new image has the marker only the change sets.
         filters = props["SourceParameters"]["FilterCriteria"]["Filters"]
         self.assertEqual([json.loads(f["Pattern"]) for f in filters], [{
@@ -1088,27 +1133,74 @@ class TemplateTest(unittest.TestCase):
         self.assertEqual(props["TargetParameters"]["EventBridgeEventBusParameters"],
                          {"Source": "change-password", "DetailType": "Password Changed"})
 
-    def test_pipe_input_template_builds_the_caep_detail(self):
-        import pipe_event  # scripts/pipe_event.py, the same rendering as tests/pipe_event_test.py
-        template = self.res[PIPE]["Properties"]["TargetParameters"]["InputTemplate"]
-        # Every placeholder is quoted (a string: DynamoDB streams carry numbers as strings).
-        self.assertEqual(json.loads(re.sub(r"<\$[^<>]*>", "x", template)), {
-            "credential_type": "password", "change_type": "update", "initiating_entity": "user",
-            "event_timestamp": "x", "subject": {"format": "opaque", "id": "x"}, "sub": "x",
-            "request_id": "x", "source_ip": "x", "user_agent": "x", "password_version": "x"})
-        self.assertEqual(pipe_event.placeholders(template), [
-            "$.dynamodb.NewImage.LastPasswordChange.M.At.N", "$.dynamodb.Keys.UserId.S",
-            "$.dynamodb.Keys.UserId.S", "$.dynamodb.NewImage.LastPasswordChange.M.RequestId.S",
-            "$.dynamodb.NewImage.LastPasswordChange.M.SourceIp.S",
-            "$.dynamodb.NewImage.LastPasswordChange.M.UserAgent.S",
-            "$.dynamodb.NewImage.PasswordVersion.N"])
-        for secret in ("PasswordHash", "PasswordHistory", "PreviousPasswordHash", "PasswordChangeSession",
-                       "Pepper", "Token"):
-            self.assertNotIn(secret, template)
-        # pipe_event.py reads this same pipe from the template.
-        pipe = pipe_event.pipe_from_template(pipe_event.load_template(TEMPLATE))
-        self.assertEqual((pipe.input_template, pipe.source, pipe.detail_type),
-                         (template, "change-password", "Password Changed"))
+    def test_pipe_enrichment_builds_the_detail(self):
+        # Issue 19: no input template (it cannot turn the stream's string numbers into JSON
+        # numbers); the enrichment's output elements are the events' details.
+        props = self.res[PIPE]["Properties"]
+        self.assertEqual(props["Enrichment"], {"Fn::GetAtt": [ENRICHMENT, "Arn"]})
+        self.assertNotIn("EnrichmentParameters", props)
+        self.assertEqual(props["TargetParameters"], {"EventBridgeEventBusParameters": {
+            "Source": "change-password", "DetailType": "Password Changed"}})
+        self.assertNotIn("InputTemplate", json.dumps(self.res[PIPE]))
+        self.assertEqual(self.res[ENRICHMENT]["Type"], "AWS::Serverless::Function")
+
+    def test_security_event_function(self):
+        fn = self.res[ENRICHMENT]
+        self.assertNotIn("Condition", fn)
+        self.assertEqual(fn["Metadata"], {"BuildMethod": "rust-cargolambda",
+                                          "BuildProperties": {"Binary": "security-event"}})
+        props = fn["Properties"]
+        for key in ("CodeUri", "Handler", "Runtime", "Architectures", "Tracing"):
+            self.assertEqual(props[key], self.fn[key], key)
+        self.assertEqual((props["MemorySize"], props["Timeout"]), (128, 10))
+        self.assertEqual(props["Role"], {"Fn::GetAtt": [ENRICHMENT_ROLE, "Arn"]})
+        self.assertNotIn("Policies", props)
+        # The pipe invokes the function itself: no alias, hence no version to keep in step.
+        for key in ("AutoPublishAlias", "DeploymentPreference", "VersionDescription", "Events"):
+            self.assertNotIn(key, props)
+        self.assertEqual(props["LoggingConfig"], {**self.fn["LoggingConfig"], "LogGroup": {"Ref": "SecurityEventLogGroup"}})
+        group = self.res["SecurityEventLogGroup"]
+        self.assertEqual((group["Type"], group["DeletionPolicy"], group["UpdateReplacePolicy"]),
+                         ("AWS::Logs::LogGroup", "Retain", "Retain"))
+        self.assertEqual(group["Properties"]["RetentionInDays"], {"Ref": "LogRetentionDays"})
+        env = props["Environment"]["Variables"]
+        self.assertEqual(env, {"SECURITY_EVENT_ISSUER": {"Fn::If": [
+            "HasSecurityEventIssuer", {"Ref": "SecurityEventIssuer"}, {"Fn::Sub": DEFAULT_ISSUER}]}})
+        self.assertEqual(self.t["Conditions"]["HasSecurityEventIssuer"],
+                         {"Fn::Not": [{"Fn::Equals": [{"Ref": "SecurityEventIssuer"}, ""]}]})
+        self.assertEqual(Evaluator(self.t).value(env),
+                         {"SECURITY_EVENT_ISSUER": "urn:change-password:eu-west-1:123456789012:change-password"})
+        given = "https://accounts.example.com"
+        self.assertEqual(Evaluator(self.t, SecurityEventIssuer=given).value(env), {"SECURITY_EVENT_ISSUER": given})
+        # Receivers learn the issuer from the stack's output.
+        self.assertEqual(self.t["Outputs"]["SecurityEventIssuer"]["Value"], env["SECURITY_EVENT_ISSUER"])
+        self.assertEqual(self.t["Outputs"]["SecurityEventLogGroupName"]["Value"], {"Ref": "SecurityEventLogGroup"})
+        # The parameter: empty, a string without a colon, or a URI (RFC 8417's StringOrURI, as
+        # security-event checks it).
+        param = self.t["Parameters"]["SecurityEventIssuer"]
+        self.assertEqual(param["Default"], "")
+        for good in ("", given, "urn:example:accounts", "accounts-example"):
+            self.assertRegex(good, param["AllowedPattern"])
+        for bad in ("https://accounts.example.com/ x", "accounts example", ":no-scheme", "1http://x"):
+            self.assertNotRegex(bad, param["AllowedPattern"])
+
+    def test_security_event_role_may_only_write_its_logs(self):
+        role = self.res[ENRICHMENT_ROLE]
+        props = role["Properties"]
+        for key in ("ManagedPolicyArns", "PermissionsBoundary"):
+            self.assertNotIn(key, props)
+        self.assertEqual(as_list(props["AssumeRolePolicyDocument"]["Statement"]), [{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}])
+        log_group = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${SecurityEventLogGroup}"
+        expected = [
+            (None, ["logs:CreateLogStream", "logs:PutLogEvents"],
+             [{"Fn::Sub": log_group}, {"Fn::Sub": log_group + ":*"}]),
+            ("TracingEnabled", XRAY_ACTIONS, ["*"]),
+        ]
+        self.assertEqual(statement_summary(self, role), expected)
+        text = json.dumps(role)
+        for service in ("dynamodb:", "ses:", "sqs:", "events:", "secretsmanager:", "lambda:"):
+            self.assertNotIn(service, text)
 
     def test_pipe_role_is_least_privilege(self):
         role = self.res[PIPE_ROLE]
@@ -1122,10 +1214,14 @@ class TemplateTest(unittest.TestCase):
         expected = [
             (None, ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                     "dynamodb:ListStreams"], [STREAM_ARN]),
+            # The enrichment, and no other function.
+            (None, ["lambda:InvokeFunction"], [{"Fn::GetAtt": [ENRICHMENT, "Arn"]}]),
             (None, ["events:PutEvents"], [BUS_ARN]),
             (None, ["sqs:SendMessage"], [{"Fn::GetAtt": [DEAD_LETTER_QUEUE, "Arn"]}]),
         ]
         self.assertEqual(statement_summary(self, role), expected)
+        # The pipe invokes exactly what its role allows (the unqualified function).
+        self.assertEqual(self.res[PIPE]["Properties"]["Enrichment"], expected[1][2][0])
 
     def test_security_event_bus_is_created_unless_one_is_given(self):
         param = self.t["Parameters"]["SecurityEventBusArn"]
@@ -1155,9 +1251,219 @@ class TemplateTest(unittest.TestCase):
         pipe = self.alarm("AWS/EventBridge/Pipes", "ExecutionFailed")
         self.assertEqual(pipe["Dimensions"], [{"Name": "PipeName", "Value": {"Ref": PIPE}}])
         self.assertEqual((pipe["Statistic"], pipe["Threshold"]), ("Sum", 0))
-        dead = self.alarm("AWS/SQS", "ApproximateNumberOfMessagesVisible")
-        self.assertEqual(dead["Dimensions"], [{"Name": "QueueName", "Value": {"Fn::GetAtt": [DEAD_LETTER_QUEUE, "QueueName"]}}])
+        dead = self.alarm("AWS/SQS", "ApproximateNumberOfMessagesVisible", dimensions=[
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": [DEAD_LETTER_QUEUE, "QueueName"]}}])
         self.assertEqual((dead["Statistic"], dead["Threshold"]), ("Maximum", 0))
+        self.assertNotIn("Condition", self.res["SecurityEventDeadLetterAlarm"])
+        # The enrichment's failures (the pipe retries the batch).
+        enrichment = self.alarm("AWS/Lambda", "Errors", ENRICHMENT)
+        self.assertEqual((enrichment["Statistic"], enrichment["Threshold"]), ("Sum", 0))
+        self.assertNotIn("Condition", self.res["SecurityEventErrorsAlarm"])
+
+    # -- issue 19: change-notice ----------------------------------------------------------------
+
+    def test_notice_parameters_rules_and_condition(self):
+        params = self.t["Parameters"]
+        for name in ("NoticeFrom", "NoticeHelpUrl", "NoticeContact"):
+            self.assertEqual((params[name]["Type"], params[name]["Default"]), ("String", ""), name)
+        self.assertEqual(self.t["Conditions"]["SendNotices"],
+                         {"Fn::Not": [{"Fn::Equals": [{"Ref": "NoticeFrom"}, ""]}]})
+        # A plain address (change-notice refuses a display name), and nothing else.
+        sender = params["NoticeFrom"]["AllowedPattern"]
+        for good in ("", NOTICE_VALUES["NoticeFrom"], "security+notices@mail.example.co.uk"):
+            self.assertRegex(good, sender)
+        for bad in ("Security <no-reply@example.com>", "no-reply@example", "a@b@example.com",
+                    "no reply@example.com", "example.com", "no-reply@example.com "):
+            self.assertNotRegex(bad, sender)
+        help_url = params["NoticeHelpUrl"]["AllowedPattern"]
+        for good in ("", NOTICE_VALUES["NoticeHelpUrl"]):
+            self.assertRegex(good, help_url)
+        for bad in ("http://help.example.com", "help.example.com", "https://help.example.com/a b"):
+            self.assertNotRegex(bad, help_url)
+        contact = params["NoticeContact"]["AllowedPattern"]
+        self.assertRegex(NOTICE_VALUES["NoticeContact"], contact)
+        self.assertNotRegex("security@example.com\nEvil: header", contact)
+        # Help and contact go with a sender, and only with one.
+        rules = self.t["Rules"]
+        sender_set = {"Fn::Not": [{"Fn::Equals": [{"Ref": "NoticeFrom"}, ""]}]}
+        self.assertEqual(rules["NoticesNeedHelpAndContact"]["RuleCondition"], sender_set)
+        self.assertEqual([a["Assert"] for a in rules["NoticesNeedHelpAndContact"]["Assertions"]], [
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "NoticeHelpUrl"}, ""]}]},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "NoticeContact"}, ""]}]}])
+        self.assertEqual(rules["NoticeSettingsOnlyWithASender"]["RuleCondition"],
+                         {"Fn::Equals": [{"Ref": "NoticeFrom"}, ""]})
+        self.assertEqual([a["Assert"] for a in rules["NoticeSettingsOnlyWithASender"]["Assertions"]], [
+            {"Fn::And": [{"Fn::Equals": [{"Ref": "NoticeHelpUrl"}, ""]},
+                         {"Fn::Equals": [{"Ref": "NoticeContact"}, ""]}]}])
+
+    def test_notice_resources_only_with_a_sender(self):
+        for name in NOTICE_RESOURCES:
+            self.assertEqual(self.res[name].get("Condition"), "SendNotices", name)
+        # Nothing else depends on the condition but the dashboard's notice row and the outputs.
+        conditional = sorted(k for k, v in self.res.items() if v.get("Condition") == "SendNotices")
+        self.assertEqual(conditional, NOTICE_RESOURCES)
+        for extra in ({}, {"SecurityEventBusArn": "arn:aws:events:eu-west-1:123456789012:event-bus/security"},
+                      {"ExistingUsersTableName": "users", "ExistingUsersTableStreamArn":
+                       "arn:aws:dynamodb:eu-west-1:123456789012:table/users/stream/2026-01-01T00:00:00.000"}):
+            with self.subTest(**extra):
+                without = deployed(self.t, **extra)
+                with_notices = deployed(self.t, **NOTICE_VALUES, **extra)
+                self.assertEqual(sorted(set(with_notices) - set(without)), NOTICE_RESOURCES)
+                self.assertEqual(set(without) - set(with_notices), set())
+        for name in ("ChangeNoticeLogGroupName", "ChangeNoticeDeadLetterQueueUrl"):
+            self.assertEqual(self.t["Outputs"][name]["Condition"], "SendNotices", name)
+        self.assertEqual(self.t["Outputs"]["ChangeNoticeLogGroupName"]["Value"], {"Ref": "ChangeNoticeLogGroup"})
+        self.assertEqual(self.t["Outputs"]["ChangeNoticeDeadLetterQueueUrl"]["Value"], {"Ref": NOTICE_QUEUE})
+
+    def test_notice_function(self):
+        fn = self.res[NOTICE_FUNCTION]
+        self.assertEqual(fn["Type"], "AWS::Serverless::Function")
+        self.assertEqual(fn["Metadata"], {"BuildMethod": "rust-cargolambda",
+                                          "BuildProperties": {"Binary": "change-notice"}})
+        props = fn["Properties"]
+        for key in ("CodeUri", "Handler", "Runtime", "Architectures", "Tracing"):
+            self.assertEqual(props[key], self.fn[key], key)
+        self.assertEqual((props["MemorySize"], props["Timeout"]), (256, 30))
+        self.assertEqual(props["Role"], {"Fn::GetAtt": [NOTICE_ROLE, "Arn"]})
+        # The rule invokes the function itself ($LATEST): no alias, no event SAM would wire.
+        for key in ("Policies", "AutoPublishAlias", "DeploymentPreference", "VersionDescription", "Events",
+                    "EventInvokeConfig"):
+            self.assertNotIn(key, props)
+        self.assertEqual(props["LoggingConfig"], {**self.fn["LoggingConfig"], "LogGroup": {"Ref": "ChangeNoticeLogGroup"}})
+        group = self.res["ChangeNoticeLogGroup"]
+        self.assertEqual((group["Type"], group["DeletionPolicy"], group["UpdateReplacePolicy"]),
+                         ("AWS::Logs::LogGroup", "Retain", "Retain"))
+        self.assertEqual(group["Properties"]["RetentionInDays"], {"Ref": "LogRetentionDays"})
+        env = props["Environment"]["Variables"]
+        self.assertEqual(env, {"USERS_TABLE": self.env["USERS_TABLE"], "NOTICE_FROM": {"Ref": "NoticeFrom"},
+                               "NOTICE_HELP_URL": {"Ref": "NoticeHelpUrl"}, "NOTICE_CONTACT": {"Ref": "NoticeContact"}})
+        self.assertEqual(Evaluator(self.t, **NOTICE_VALUES).value(env), {
+            "USERS_TABLE": "<UsersTable>", "NOTICE_FROM": NOTICE_VALUES["NoticeFrom"],
+            "NOTICE_HELP_URL": NOTICE_VALUES["NoticeHelpUrl"], "NOTICE_CONTACT": NOTICE_VALUES["NoticeContact"]})
+
+    def test_notice_role_is_least_privilege(self):
+        role = self.res[NOTICE_ROLE]
+        props = role["Properties"]
+        for key in ("ManagedPolicyArns", "PermissionsBoundary"):
+            self.assertNotIn(key, props)
+        self.assertEqual(as_list(props["AssumeRolePolicyDocument"]["Statement"]), [{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}])
+        identity = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/"
+        log_group = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${ChangeNoticeLogGroup}"
+        expected = [
+            # SendEmail from the sender's identity only: the address, or its domain.
+            (None, ["ses:SendEmail"], [
+                {"Fn::Sub": identity + "${NoticeFrom}"},
+                {"Fn::Sub": [identity + "${Domain}",
+                             {"Domain": {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "NoticeFrom"}]}]}}]}]),
+            # GetItem and UpdateItem on the users table, nothing that deletes, replaces or scans.
+            (None, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [TABLE_ARN]),
+            # The dead-letter queue, where Lambda's on-failure destination sends with this role.
+            (None, ["sqs:SendMessage"], [{"Fn::GetAtt": [NOTICE_QUEUE, "Arn"]}]),
+            (None, ["logs:CreateLogStream", "logs:PutLogEvents"],
+             [{"Fn::Sub": log_group}, {"Fn::Sub": log_group + ":*"}]),
+            ("TracingEnabled", XRAY_ACTIONS, ["*"]),
+        ]
+        actual = statement_summary(self, role, allowed_conditions=("SendFromTheNoticeSender", "NoticeProgress"))
+        self.assertEqual(actual, expected)
+        statements = {s["Sid"]: s for _, s in policy_statements(role)}
+        # With that From address only.
+        self.assertEqual(statements["SendFromTheNoticeSender"]["Condition"],
+                         {"StringEquals": {"ses:FromAddress": {"Ref": "NoticeFrom"}}})
+        # Only the attributes it reads and writes (never a hash or a session), specific ones
+        # on a read, and no item back from a write (AWS's documented pattern for attribute-level
+        # access: dynamodb:Attributes, dynamodb:Select, dynamodb:ReturnValues).
+        self.assertEqual(statements["NoticeProgress"]["Condition"], {
+            "ForAllValues:StringEquals": {"dynamodb:Attributes": NOTICE_ATTRIBUTES},
+            "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES", "dynamodb:ReturnValues": "NONE"}})
+        for secret in ("PasswordHash", "PasswordHistory", "PasswordChangeSession", "TokensValidAfter"):
+            self.assertNotIn(secret, json.dumps(role))
+        # The attributes are those of change-notice's requests (moto does not check IAM, so
+        # nothing else would catch a difference before AWS refuses): the key, its projection,
+        # and the top-level names of its update and condition expressions (a nested path such
+        # as NoticeDeliveries.Claims.#a counts as its first name).
+        store = (ROOT / "src" / "aws" / "dynamodb_notices.rs").read_text()
+        projection = re.search(r'pub const PROJECTION: &str = "([^"]+)";', store).group(1)
+        used = {"UserId"} | set(projection.split(", "))
+        expressions = re.findall(r'"((?:SET |REMOVE |attribute_|\(|NoticeDeliveries\.)[^"]*)"', store)
+        self.assertGreaterEqual(len(expressions), 5)
+        for expression in expressions:
+            used |= {name for name in re.findall(r"(?<![.#:\w])([A-Z][A-Za-z]+)\b", expression)
+                     if name not in ("SET", "REMOVE", "ADD", "DELETE", "AND", "OR", "NOT")}
+        self.assertEqual(sorted(used), sorted(NOTICE_ATTRIBUTES))
+        # Resolved for a sender: the address's identity and its domain's, that From only.
+        ev = Evaluator(self.t, **NOTICE_VALUES)
+        send = ev.value(statements["SendFromTheNoticeSender"])
+        self.assertEqual(send["Resource"], [
+            "arn:aws:ses:eu-west-1:123456789012:identity/no-reply@security.example.com",
+            "arn:aws:ses:eu-west-1:123456789012:identity/security.example.com"])
+        self.assertEqual(send["Condition"], {"StringEquals": {"ses:FromAddress": "no-reply@security.example.com"}})
+        self.assertEqual(ev.value(statements["NoticeProgress"])["Resource"], "<UsersTable.Arn>")
+        self.assertEqual(Evaluator(self.t, ExistingUsersTableName="users", **NOTICE_VALUES)
+                         .value(statements["NoticeProgress"])["Resource"],
+                         "arn:aws:dynamodb:eu-west-1:123456789012:table/users")
+
+    def test_notice_rule_takes_the_password_changed_events_of_the_bus(self):
+        rule = self.res[NOTICE_RULE]
+        self.assertEqual(rule["Type"], "AWS::Events::Rule")
+        props = rule["Properties"]
+        # The bus the pipe puts the events on, created or given.
+        self.assertEqual(props["EventBusName"], BUS_ARN)
+        self.assertEqual(props["EventBusName"], self.res[PIPE]["Properties"]["Target"])
+        self.assertEqual(props["State"], "ENABLED")
+        self.assertEqual(props["EventPattern"], {"source": ["change-password"], "detail-type": ["Password Changed"]})
+        target = self.res[PIPE]["Properties"]["TargetParameters"]["EventBridgeEventBusParameters"]
+        sample = json.loads(SAMPLE_EVENT.read_text())
+        self.assertEqual((sample["source"], sample["detail-type"]), (target["Source"], target["DetailType"]))
+        self.assertTrue(pattern_matches(props["EventPattern"], sample))
+        for other in (dict(sample, source="other"), dict(sample, **{"detail-type": "Password Reset"})):
+            self.assertFalse(pattern_matches(props["EventPattern"], other))
+        # One target: the function, retried while Lambda cannot take the event, then the
+        # dead-letter queue.
+        self.assertEqual(props["Targets"], [{
+            "Id": "change-notice", "Arn": {"Fn::GetAtt": [NOTICE_FUNCTION, "Arn"]},
+            "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},
+            "DeadLetterConfig": {"Arn": {"Fn::GetAtt": [NOTICE_QUEUE, "Arn"]}}}])
+        # EventBridge may invoke it, from this rule only.
+        permissions = {k: v for k, v in by_type(self.t, "AWS::Lambda::Permission").items()
+                       if v["Properties"]["Principal"] == "events.amazonaws.com"}
+        self.assertEqual(list(permissions), ["ChangeNoticeInvokePermission"])
+        self.assertEqual(permissions["ChangeNoticeInvokePermission"]["Properties"], {
+            "Action": "lambda:InvokeFunction", "FunctionName": {"Fn::GetAtt": [NOTICE_FUNCTION, "Arn"]},
+            "Principal": "events.amazonaws.com", "SourceArn": {"Fn::GetAtt": [NOTICE_RULE, "Arn"]}})
+        given = "arn:aws:events:eu-west-1:123456789012:event-bus/security"
+        self.assertEqual(Evaluator(self.t, SecurityEventBusArn=given, **NOTICE_VALUES).value(props["EventBusName"]), given)
+
+    def test_notice_failures_are_retried_then_dead_lettered(self):
+        config = self.res["ChangeNoticeInvokeConfig"]
+        self.assertEqual(config["Type"], "AWS::Lambda::EventInvokeConfig")
+        # $LATEST: what the rule invokes (the function has no alias).
+        self.assertEqual(config["Properties"], {
+            "FunctionName": {"Ref": NOTICE_FUNCTION}, "Qualifier": "$LATEST", "MaximumRetryAttempts": 2,
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [NOTICE_QUEUE, "Arn"]}}}})
+        self.assertNotIn("AutoPublishAlias", self.res[NOTICE_FUNCTION]["Properties"])
+        queue = self.res[NOTICE_QUEUE]
+        self.assertEqual(queue["Type"], "AWS::SQS::Queue")
+        self.assertEqual(queue["Properties"], {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 1209600})
+        # The rule's dead letters come in under the queue's policy, from that rule only.
+        policy = self.res["ChangeNoticeDeadLetterQueuePolicy"]
+        self.assertEqual(policy["Type"], "AWS::SQS::QueuePolicy")
+        self.assertEqual(policy["Properties"]["Queues"], [{"Ref": NOTICE_QUEUE}])
+        self.assertEqual(policy["Properties"]["PolicyDocument"]["Statement"], [{
+            "Sid": "RuleDeadLetters", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": [NOTICE_QUEUE, "Arn"]},
+            "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [NOTICE_RULE, "Arn"]}}}}])
+        # A dead letter raises an alarm, to the same topic as the pipe's.
+        dead = self.alarm("AWS/SQS", "ApproximateNumberOfMessagesVisible", dimensions=[
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": [NOTICE_QUEUE, "QueueName"]}}])
+        self.assertEqual((dead["Statistic"], dead["Threshold"]), ("Maximum", 0))
+        pipe_dead = self.res["SecurityEventDeadLetterAlarm"]["Properties"]
+        self.assertEqual((dead["AlarmActions"], dead["OKActions"]), (pipe_dead["AlarmActions"], pipe_dead["OKActions"]))
+        self.assertEqual(self.res["ChangeNoticeDeadLetterAlarm"]["Properties"], dead)
+        # And a failed invocation (retried) its own, like every function's Errors.
+        errors = self.alarm("AWS/Lambda", "Errors", NOTICE_FUNCTION)
+        self.assertEqual((errors["Statistic"], errors["Threshold"]), ("Sum", 0))
+        self.assertEqual(self.res["ChangeNoticeErrorsAlarm"]["Properties"], errors)
 
     # -- access logs (issue 15, point 3) -------------------------------------------------------
 
@@ -1246,6 +1552,8 @@ class TemplateTest(unittest.TestCase):
               "4xx by code", "5xx by code", "Throttles", "Concurrency", "DynamoDB throttles",
               "token-authorizer", "After a change",
               "4xx and 5xx answers by status and code (function log)"]
+    # With NoticeFrom: a fourth row, change-notice's.
+    NOTICE_GRAPHS = ["Change notices", "Change notices failed"]
 
     def test_new_metrics_are_named_in_the_rust_code(self):
         # The names the template's alarms and dashboard read for issue 13, each a string literal
@@ -1260,7 +1568,7 @@ class TemplateTest(unittest.TestCase):
         emitted = self.emitted_metrics()
         aws_metrics = {
             "AWS/Lambda": {"Duration", "Errors", "Throttles", "ConcurrentExecutions",
-                           "Url4xxCount", "Url5xxCount"},
+                           "Url4xxCount", "Url5xxCount", "DestinationDeliveryFailures"},
             "AWS/ApiGateway": {"4xx", "5xx", "4XXError", "5XXError"},
             "AWS/DynamoDB": {"ReadThrottleEvents", "WriteThrottleEvents"},
             "AWS/EventBridge/Pipes": {"ExecutionFailed"},
@@ -1268,21 +1576,25 @@ class TemplateTest(unittest.TestCase):
         }
         doors = ("EnableHttpApi", "EnableRestApi", "EnableFunctionUrl")
         for combo in itertools.product(["true", "false"], repeat=3):
-            for reserved in (100, -1):
-                values = dict(zip(doors, combo), ReservedConcurrentExecutions=reserved)
+            for reserved, notices in itertools.product((100, -1), (False, True)):
+                values = dict(zip(doors, combo), ReservedConcurrentExecutions=reserved,
+                              **(NOTICE_VALUES if notices else {}))
                 with self.subTest(**values):
                     body = self.dashboard(**values)
                     widgets = body["widgets"]
-                    self.assertEqual([w["properties"]["title"] for w in widgets], self.GRAPHS)
-                    # One screen: 24 columns, 3 rows of 6, no overlap.
+                    self.assertEqual([w["properties"]["title"] for w in widgets],
+                                     self.GRAPHS + (self.NOTICE_GRAPHS if notices else []))
+                    # One screen: 24 columns, 3 rows of 6 (a fourth with notices), no overlap,
+                    # no gap.
                     cells = set()
                     for w in widgets:
                         self.assertLessEqual(w["x"] + w["width"], 24)
-                        self.assertLessEqual(w["y"] + w["height"], 18)
+                        self.assertLessEqual(w["y"] + w["height"], 24 if notices else 18)
                         for x in range(w["x"], w["x"] + w["width"]):
                             for y in range(w["y"], w["y"] + w["height"]):
                                 self.assertNotIn((x, y), cells)
                                 cells.add((x, y))
+                    self.assertEqual(len(cells), 24 * (24 if notices else 18))
                     used = set()
                     for w in widgets:
                         self.assertEqual(w["properties"]["region"], "eu-west-1")
@@ -1298,6 +1610,7 @@ class TemplateTest(unittest.TestCase):
                     self.assertEqual(("AWS/ApiGateway", "4xx") in used, combo[0] == "true")
                     self.assertEqual(("AWS/ApiGateway", "5XXError") in used, combo[1] == "true")
                     self.assertEqual(("AWS/Lambda", "Url5xxCount") in used, combo[2] == "true")
+                    self.assertEqual(("AWS/Lambda", "DestinationDeliveryFailures") in used, notices)
                     concurrency = widgets[self.GRAPHS.index("Concurrency")]["properties"]
                     self.assertEqual(concurrency["annotations"]["horizontal"],
                                      [{"label": "ReservedConcurrentExecutions", "value": 100}] if reserved != -1 else [])
@@ -1338,15 +1651,29 @@ class TemplateTest(unittest.TestCase):
         for name in NEW_METRICS:
             self.assertTrue(any(m[:2] == ["ChangePassword", name] for g in graphs.values()
                                 for m in g.get("metrics", [])), name)
+        # Issue 19: change-notice's outcomes and failures, only with NoticeFrom.
+        self.assertFalse(set(self.NOTICE_GRAPHS) & set(graphs))
+        notices = {w["properties"]["title"]: w["properties"] for w in self.dashboard(**NOTICE_VALUES)["widgets"]}
+        self.assertEqual([m[:2] for m in notices["Change notices"]["metrics"]], [
+            ["ChangePassword", "NoticeSent"], ["ChangePassword", "NoticeDuplicate"],
+            ["ChangePassword", "NoticeWithoutAddress"], ["ChangePassword", "NoticeAccountMissing"]])
+        failed = notices["Change notices failed"]["metrics"]
+        self.assertEqual([m[:4] for m in failed], [
+            ["AWS/Lambda", "Errors", "FunctionName", f"<{NOTICE_FUNCTION}>"],
+            ["AWS/Lambda", "DestinationDeliveryFailures", "FunctionName", f"<{NOTICE_FUNCTION}>"],
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"<{NOTICE_QUEUE}.QueueName>"]])
+        self.assertEqual(failed[2][-1]["stat"], "Maximum")
+        # The notice row is picked by the same condition as the resources it graphs.
+        row = self.res["ChangePasswordDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][1]["NoticeWidgets"]
+        self.assertEqual((row["Fn::If"][0], row["Fn::If"][2]), ("SendNotices", ""))
 
     # -- runbook (issue 15, point 5) -----------------------------------------------------------
 
     def test_runbook_has_a_line_per_alarm_and_per_graph(self):
         runbook = RUNBOOK.read_text()
-        for name in by_type(self.t, "AWS::CloudWatch::Alarm"):
-            self.assertIn(f"| `{name}` |", runbook)
-        for title in self.GRAPHS:
-            self.assertIn(f"| {title} |", runbook)
+        rows = [f"| `{name}` |" for name in by_type(self.t, "AWS::CloudWatch::Alarm")]
+        rows += [f"| {title} |" for title in self.GRAPHS + self.NOTICE_GRAPHS]
+        self.assertEqual([row for row in rows if row not in runbook], [], "rows docs/runbook.md lacks")
         for words in ("rollback", "CodeDeploy", "AllAtOnce", "tracing"):
             self.assertIn(words, runbook)
 
@@ -1374,21 +1701,27 @@ class SamTransformTest(unittest.TestCase):
     @staticmethod
     def packaged(template):
         # What `sam package` / `sam deploy` put in CodeUri.
-        template["Resources"][FUNCTION]["Properties"]["CodeUri"] = "s3://bucket/change-password.zip"
-        template["Resources"][AUTHORIZER]["Properties"]["CodeUri"] = "s3://bucket/token-authorizer.zip"
+        for function, binary in ((FUNCTION, "change-password"), (AUTHORIZER, "token-authorizer"),
+                                 (ENRICHMENT, "security-event"), (NOTICE_FUNCTION, "change-notice")):
+            template["Resources"][function]["Properties"]["CodeUri"] = f"s3://bucket/{binary}.zip"
         return template
 
-    # EnableHttpApi, EnableRestApi, EnableFunctionUrl, and the ALB ("true": AlbListenerArn set).
-    DOOR_COMBINATIONS = list(itertools.product(["true", "false"], repeat=4))
+    # EnableHttpApi, EnableRestApi, EnableFunctionUrl, the ALB ("true": AlbListenerArn set), and
+    # change-notice ("true": NoticeFrom, NoticeHelpUrl and NoticeContact set). The notices are on
+    # in half of the door combinations (an even number of doors on), so that each door, on and
+    # off, goes with notices on and off; the transform itself does not read those values.
+    DOOR_COMBINATIONS = [doors + ("true" if doors.count("true") % 2 == 0 else "false",)
+                         for doors in itertools.product(["true", "false"], repeat=4)]
 
     @staticmethod
-    def door_values(http, rest, url, alb="false"):
+    def door_values(http, rest, url, alb="false", notices="false"):
         return {"EnableHttpApi": http, "EnableRestApi": rest, "EnableFunctionUrl": url,
-                "AlbListenerArn": ALB_LISTENER_ARN if alb == "true" else ""}
+                "AlbListenerArn": ALB_LISTENER_ARN if alb == "true" else "",
+                **{k: (v if notices == "true" else "") for k, v in NOTICE_VALUES.items()}}
 
-    def transformed(self, http, rest, url, alb="false"):
+    def transformed(self, http, rest, url, alb="false", notices="false"):
         template = self.packaged(load_template())
-        doors = self.door_values(http, rest, url, alb)
+        doors = self.door_values(http, rest, url, alb, notices)
         values = {**doors, "CognitoUserPoolId": "eu-west-1_AbCdEf123", "CognitoAppClientIds": "client1,client2"}
         for name in doors:
             template["Parameters"][name]["Default"] = values[name]
@@ -1399,14 +1732,15 @@ class SamTransformTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             for combo in self.DOOR_COMBINATIONS:
                 with self.subTest(EnableHttpApi=combo[0], EnableRestApi=combo[1], EnableFunctionUrl=combo[2],
-                                  Alb=combo[3]):
+                                  Alb=combo[3], Notices=combo[4]):
                     out = self.transformed(*combo)
                     resources = out["Resources"]
                     # Our roles only: SAM generated none (no CodeDeployServiceRole either) and
                     # attached no managed policy.
                     roles = sorted(k for k, v in resources.items() if v["Type"] == "AWS::IAM::Role")
                     self.assertEqual(roles, sorted([DEPLOY_ROLE, "ChangePasswordRole", AUTHORIZER_ROLE,
-                                                    AUTHORIZER_DEPLOY_ROLE, PIPE_ROLE]))
+                                                    AUTHORIZER_DEPLOY_ROLE, PIPE_ROLE, ENRICHMENT_ROLE,
+                                                    NOTICE_ROLE]))
                     for role in roles:
                         self.assertNotIn("ManagedPolicyArns", resources[role]["Properties"])
                     # Every front-door resource keeps its condition through the transform.
@@ -1415,6 +1749,22 @@ class SamTransformTest(unittest.TestCase):
                                                    "AWS::ElasticLoadBalancingV2::")):
                             self.assertIn(res.get("Condition"),
                                           {"HttpApiEnabled", "RestApiEnabled", "FunctionUrlEnabled", "HasAlb"}, name)
+                    # change-notice: the same resources after the transform (SAM adds none for a
+                    # function with its own role and no events), each under SendNotices; they
+                    # are created exactly when a sender is given.
+                    notice = sorted(k for k, v in resources.items() if v.get("Condition") == "SendNotices")
+                    self.assertEqual(notice, NOTICE_RESOURCES)
+                    self.assertEqual(resources[NOTICE_FUNCTION]["Type"], "AWS::Lambda::Function")
+                    created = deployed(out, **self.door_values(*combo))
+                    self.assertEqual(sorted(set(NOTICE_RESOURCES) & set(created)),
+                                     NOTICE_RESOURCES if combo[4] == "true" else [])
+                    # The pipe's enrichment is the plain function SAM made, invoked unqualified.
+                    self.assertEqual(resources[ENRICHMENT]["Type"], "AWS::Lambda::Function")
+                    self.assertEqual(resources[PIPE]["Properties"]["Enrichment"], {"Fn::GetAtt": [ENRICHMENT, "Arn"]})
+                    for function in (ENRICHMENT, NOTICE_FUNCTION):
+                        self.assertFalse([k for k, v in resources.items()
+                                          if v["Type"] in ("AWS::Lambda::Version", "AWS::Lambda::Alias")
+                                          and v["Properties"]["FunctionName"] == {"Ref": function}], function)
                     # The REST route carries the Cognito authorizer.
                     body = resources["RestApi"]["Properties"]["Body"]
                     self.assertEqual(body["paths"][ROUTE_PATH]["post"]["security"], [{"CognitoAuthorizer": []}])
@@ -1440,7 +1790,7 @@ class SamTransformTest(unittest.TestCase):
     def test_every_door_invokes_the_alias(self):
         for combo in self.DOOR_COMBINATIONS:
             with self.subTest(EnableHttpApi=combo[0], EnableRestApi=combo[1], EnableFunctionUrl=combo[2],
-                              Alb=combo[3]):
+                              Alb=combo[3], Notices=combo[4]):
                 out = self.transformed(*combo)
                 resources = out["Resources"]
                 alias = {"Ref": self.alias_id(resources)}
@@ -1467,8 +1817,12 @@ class SamTransformTest(unittest.TestCase):
                 created = deployed(out, **self.door_values(*combo))
                 self.assertEqual(sorted(set(ALB_RESOURCES) & set(created)), ALB_RESOURCES if combo[3] == "true" else [])
                 self.assertEqual("ChangePasswordFunctionUrl" in created, combo[2] == "true")
-                # Every permission to invoke (API Gateway, the public URL, ELB) is the alias's.
-                permissions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Lambda::Permission"}
+                # Every permission to invoke the function (API Gateway, the public URL, ELB) is
+                # the alias's; the one other permission is EventBridge's, on change-notice.
+                permissions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Lambda::Permission"
+                               and k != "ChangeNoticeInvokePermission"}
+                self.assertEqual(resources["ChangeNoticeInvokePermission"]["Properties"]["FunctionName"],
+                                 {"Fn::GetAtt": [NOTICE_FUNCTION, "Arn"]})
                 self.assertEqual(sorted(permissions), [ALB_PERMISSION, "FunctionUrlInvokePermission",
                                                        "FunctionUrlPublicPermission",
                                                        "HttpApiInvokePermission", "RestApiInvokePermission"])
@@ -1545,8 +1899,10 @@ class SamTransformTest(unittest.TestCase):
         alias = self.alias_id(out["Resources"], AUTHORIZER)
         self.assertEqual(out["Outputs"]["TokenAuthorizerArn"]["Value"], {"Ref": alias})
         self.assertEqual(out["Resources"][AUTHORIZER]["Properties"]["Role"], {"Fn::GetAtt": [AUTHORIZER_ROLE, "Arn"]})
-        # The Rules that tie the stream to an existing table survive the transform.
-        self.assertEqual(sorted(out["Rules"]), ["ExistingTableNeedsItsStream", "StreamOnlyWithAnExistingTable"])
+        # The Rules that tie the stream to an existing table, and the notice settings to a
+        # sender, survive the transform.
+        self.assertEqual(sorted(out["Rules"]), ["ExistingTableNeedsItsStream", "NoticeSettingsOnlyWithASender",
+                                                "NoticesNeedHelpAndContact", "StreamOnlyWithAnExistingTable"])
 
     def test_stages_keep_throttling_access_logs_and_tracing_through_the_transform(self):
         resources = self.transformed("true", "true", "false")["Resources"]
@@ -1642,28 +1998,37 @@ class DocsTest(unittest.TestCase):
         self.assertEqual(authorizer["identitySource"], "method.request.header.Authorization")
         self.assertLessEqual(authorizer["authorizerResultTtlInSeconds"], 30)
 
-    def test_api_doc_event_is_what_the_pipe_builds_and_the_rule_matches_it(self):
-        import pipe_event
+    def test_api_doc_event_is_what_the_stack_publishes(self):
+        # The event's source and detail-type are the pipe's; its detail has the shape of the
+        # sample event the tests use (events/eventbridge-password-changed.json: the SET payload of
+        # SPEC.md section 7, with JSON numbers); the stack's notice rule and every rule of the
+        # section's templates match it, and those templates are ones cfn-lint accepts.
         section = doc_section(API_DOC, "## The security event")
         example = json.loads(code_blocks(section, "json")[0])
-        pipe = pipe_event.load_pipe(TEMPLATE)
-        self.assertEqual((example["source"], example["detail-type"]), (pipe.source, pipe.detail_type))
-        # The detail has the template's fields, with the template's types (strings but subject).
-        skeleton = json.loads(re.sub(r"<\$[^<>]*>", "x", pipe.input_template))
-        self.assertEqual(sorted(example["detail"]), sorted(skeleton))
-        for key, value in example["detail"].items():
-            self.assertIsInstance(value, type(skeleton[key]), key)
-        # The table of fields names each of them.
-        for key in skeleton:
-            self.assertIn(f"| `{key}` |", section)
-        # The consumer rule matches the example event, and is a template cfn-lint accepts.
-        consumer = code_blocks(section, "yaml")[0]
-        rule = load_template(consumer)["Resources"]["PasswordChangedNotice"]["Properties"]
-        self.assertTrue(pipe_event.matches(rule["EventPattern"], example))
-        self.assertFalse(pipe_event.matches(rule["EventPattern"], dict(example, source="other")))
+        template = load_template()
+        target = template["Resources"][PIPE]["Properties"]["TargetParameters"]["EventBridgeEventBusParameters"]
+        self.assertEqual((example["source"], example["detail-type"]), (target["Source"], target["DetailType"]))
+        detail, sample = example["detail"], json.loads(SAMPLE_EVENT.read_text())["detail"]
+        self.assertEqual(sorted(detail), sorted(sample))
+        self.assertNotIn("sub", detail, "SSF 1.0: no top-level sub")
+        self.assertEqual(sorted(detail["events"]), sorted(sample["events"]))
+        for uri, event in detail["events"].items():
+            self.assertEqual(sorted(event), sorted(sample["events"][uri]))
+            self.assertIs(type(event["event_timestamp"]), int)
+        self.assertEqual(sorted(detail["change"]), sorted(sample["change"]))
+        self.assertIs(type(detail["iat"]), int)
+        self.assertIs(type(detail["change"]["password_version"]), int)
+        self.assertIn(detail["sub_id"]["format"], ("iss_sub", "opaque"))
+        rules = [template["Resources"][NOTICE_RULE]["Properties"]["EventPattern"]]
         from cfnlint.api import lint_all
-        matches = lint_all('AWSTemplateFormatVersion: "2010-09-09"\n' + consumer)
-        self.assertEqual([str(m) for m in matches if m.rule.id[0] in "EW"], [])
+        for block in code_blocks(section, "yaml"):
+            matches = lint_all('AWSTemplateFormatVersion: "2010-09-09"\n' + block)
+            self.assertEqual([str(m) for m in matches if m.rule.id[0] in "EW"], [])
+            rules += [r["Properties"]["EventPattern"] for r in load_template(block)["Resources"].values()
+                      if r["Type"] == "AWS::Events::Rule"]
+        for pattern in rules:
+            self.assertTrue(pattern_matches(pattern, example), pattern)
+            self.assertFalse(pattern_matches(pattern, dict(example, source="other")), pattern)
 
 
 if __name__ == "__main__":
