@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-/// The CAEP 1.0 event type of a changed credential (CAEP §3.2).
+/// The CAEP 1.0 event type of a changed credential (CAEP 1.0 §3.3).
 pub const CREDENTIAL_CHANGE: &str =
     "https://schemas.openid.net/secevent/caep/event-type/credential-change";
 
