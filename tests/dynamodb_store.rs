@@ -172,7 +172,8 @@ async fn commit_is_refused_while_locked() {
             .unwrap(),
         Reservation::Taken(Attempt {
             used: 1,
-            lock: Some(1_800_000_060)
+            lock: Some(1_800_000_060),
+            hard_lock: None
         })
     );
     assert!(matches!(
@@ -194,6 +195,8 @@ fn limit(threshold: u32, lock_seconds: u64, now: i64) -> AttemptLimit {
     AttemptLimit {
         threshold,
         lock_seconds,
+        max_failures: 100,
+        lock_count: 0,
         now,
     }
 }
@@ -229,7 +232,7 @@ async fn concurrent_reservations_take_exactly_the_threshold_and_the_last_one_loc
         .iter()
         .filter_map(|r| match r {
             Reservation::Taken(a) => Some(a.used),
-            Reservation::Locked(_) => None,
+            Reservation::Locked(_) | Reservation::SignInRequired(_) => None,
         })
         .collect();
     used.sort();
@@ -273,7 +276,8 @@ async fn concurrent_reservations_take_exactly_the_threshold_and_the_last_one_loc
             .unwrap(),
         Reservation::Taken(Attempt {
             used: 1,
-            lock: None
+            lock: None,
+            hard_lock: None
         })
     );
 }
@@ -334,6 +338,7 @@ async fn clearing_and_releasing_settle_the_reserved_attempt() {
             Attempt {
                 used: 1,
                 lock: None,
+                hard_lock: None,
             },
         )
         .await
@@ -344,6 +349,7 @@ async fn clearing_and_releasing_settle_the_reserved_attempt() {
             Attempt {
                 used: 1,
                 lock: None,
+                hard_lock: None,
             },
         )
         .await
@@ -370,7 +376,8 @@ async fn a_count_left_at_or_above_the_threshold_locks_instead_of_sticking() {
             .unwrap(),
         Reservation::Taken(Attempt {
             used: 5,
-            lock: Some(1_060)
+            lock: Some(1_060),
+            hard_lock: None
         })
     );
 }

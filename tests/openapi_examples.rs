@@ -112,6 +112,9 @@ impl AccountStore for RaceLostStore {
     async fn release_attempt(&self, user_id: &str, attempt: Attempt) -> Result<(), StoreError> {
         self.0.release_attempt(user_id, attempt).await
     }
+    async fn lift_hard_lock(&self, user_id: &str, since: i64) -> Result<(), StoreError> {
+        self.0.lift_hard_lock(user_id, since).await
+    }
     async fn commit(&self, change: &PasswordChange) -> Result<(), StoreError> {
         let mut record = self.0.get(&change.user_id).unwrap();
         record.password_hash = Some("$argon2id$another-change-won".into());
@@ -220,7 +223,9 @@ async fn produce(status: u16, name: &str) -> Answer {
         }
         (400, "Required") => invoke(&app, event("{}"), "r").await,
         (400, "PasswordTooShort") => invoke(&app, change(DEMO_CURRENT, "k7#Vq!2Lp9Z"), "r").await,
-        (400, "PasswordTooWeak") => invoke(&app, change(DEMO_CURRENT, "password1234"), "r").await,
+        (400, "PasswordBlocklisted") => {
+            invoke(&app, change(DEMO_CURRENT, "qwertyuiopasdfgh"), "r").await
+        }
         (400, "InvalidRequestBody") => invoke(&app, event("not json"), "r").await,
         (400, "CurrentPasswordIncorrect") => {
             invoke(&app, change("not the password", DEMO_NEW), "r").await

@@ -427,13 +427,14 @@ class TemplateTest(unittest.TestCase):
     def test_spec_defaults_in_environment(self):
         expected = {
             "ARGON2_MEMORY_KIB": "19456", "ARGON2_ITERATIONS": "2", "ARGON2_PARALLELISM": "1",
-            "PASSWORD_MAX_LENGTH": "128", "PASSWORD_MIN_SCORE": "3", "PASSWORD_HISTORY": "5",
-            "LOCKOUT_THRESHOLD": "5", "LOCKOUT_SECONDS": "900",
+            "PASSWORD_MAX_LENGTH": "128", "PASSWORD_MIN_SCORE": "0", "PASSWORD_HISTORY": "5",
+            "LOCKOUT_THRESHOLD": "5", "LOCKOUT_SECONDS": "900", "LOCKOUT_MAX_FAILURES": "100",
         }
         for name, value in expected.items():
             self.assertEqual(self.env.get(name), value, name)
         self.assertEqual(self.env["PASSWORD_MIN_LENGTH"], {"Ref": "PasswordMinLength"})
-        self.assertEqual(int(self.t["Parameters"]["PasswordMinLength"]["Default"]), 12)
+        self.assertEqual(int(self.t["Parameters"]["PasswordMinLength"]["Default"]), 15)
+        self.assertEqual(int(self.t["Parameters"]["PasswordMinLength"]["MinValue"]), 8)
 
     # -- least privilege ---------------------------------------------------------------------
 

@@ -45,20 +45,30 @@ impl DynamoDbAccountStore {
             .consistent_read(true)
     }
 
-    /// Takes an attempt that is not the last (fewer than `last` used, not locked); returns
-    /// how many are used now.
-    async fn take_attempt(&self, user_id: &str, last: u32, now: i64) -> Result<u32, StoreError> {
+    /// Takes an attempt that neither ends the lock window (fewer than `last` used) nor ends
+    /// the failures in a row (fewer than `final_one` in a row), when the account is not
+    /// locked; returns how many of the window are used now.
+    async fn take_attempt(
+        &self,
+        user_id: &str,
+        last: u32,
+        final_one: u32,
+        now: i64,
+    ) -> Result<u32, StoreError> {
         let output = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(KEY, Self::key(user_id))
-            .update_expression("ADD FailedPasswordAttempts :one REMOVE PasswordChangeEvent")
+            .update_expression(
+                "ADD FailedPasswordAttempts :one, ConsecutiveFailedAttempts :one REMOVE PasswordChangeEvent",
+            )
             .condition_expression(format!(
-                "attribute_exists(UserId) AND {NOT_LOCKED} AND (attribute_not_exists(FailedPasswordAttempts) OR FailedPasswordAttempts < :last)"
+                "attribute_exists(UserId) AND {NOT_LOCKED} AND {NOT_HARD_LOCKED} AND (attribute_not_exists(FailedPasswordAttempts) OR FailedPasswordAttempts < :last) AND (attribute_not_exists(ConsecutiveFailedAttempts) OR ConsecutiveFailedAttempts < :final)"
             ))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":last", n(last))
+            .expression_attribute_values(":final", n(final_one))
             .expression_attribute_values(":now", n(now))
             .return_values(ReturnValue::UpdatedNew)
             .send()
@@ -72,32 +82,42 @@ impl DynamoDbAccountStore {
             .ok_or_else(|| StoreError::Failed("UpdateItem(reserve) returned no count".into()))
     }
 
-    /// Takes the last attempt (at least `last` used, not locked): the account is locked from
-    /// now on, and the count starts again.
+    /// Takes the last attempt of the window (at least `last` used, fewer than `final_one` in a
+    /// row, not locked, `LockCount` still `lock_count`): the account is locked until `until`,
+    /// `LockCount` goes up, and the window's count starts again.
     async fn take_last_attempt(
         &self,
         user_id: &str,
         last: u32,
+        final_one: u32,
+        lock_count: u32,
         now: i64,
         until: i64,
     ) -> Result<(), StoreError> {
-        let used_up = if last == 0 {
-            ""
+        let mut condition =
+            format!("attribute_exists(UserId) AND {NOT_LOCKED} AND {NOT_HARD_LOCKED}");
+        if last > 0 {
+            condition.push_str(" AND FailedPasswordAttempts >= :last");
+        }
+        condition.push_str(" AND (attribute_not_exists(ConsecutiveFailedAttempts) OR ConsecutiveFailedAttempts < :final)");
+        condition.push_str(if lock_count == 0 {
+            " AND (attribute_not_exists(LockCount) OR LockCount = :lockCount)"
         } else {
-            " AND FailedPasswordAttempts >= :last"
-        };
+            " AND LockCount = :lockCount"
+        });
         let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(KEY, Self::key(user_id))
             .update_expression(
-                "SET FailedPasswordAttempts = :zero, LockedUntil = :until REMOVE PasswordChangeEvent",
+                "SET FailedPasswordAttempts = :zero, LockedUntil = :until ADD LockCount :one, ConsecutiveFailedAttempts :one REMOVE PasswordChangeEvent",
             )
-            .condition_expression(format!(
-                "attribute_exists(UserId) AND {NOT_LOCKED}{used_up}"
-            ))
+            .condition_expression(condition)
             .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":final", n(final_one))
+            .expression_attribute_values(":lockCount", n(lock_count))
             .expression_attribute_values(":until", n(until))
             .expression_attribute_values(":now", n(now));
         if last > 0 {
@@ -109,7 +129,47 @@ impl DynamoDbAccountStore {
             .map_err(|e| classify("UpdateItem(lock)", e))?;
         Ok(())
     }
+
+    /// Takes the attempt that makes `final_one + 1` wrong passwords in a row (at least
+    /// `final_one` before it, not locked): the account is hard-locked at `now`.
+    async fn take_final_attempt(
+        &self,
+        user_id: &str,
+        final_one: u32,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let enough = if final_one == 0 {
+            ""
+        } else {
+            " AND ConsecutiveFailedAttempts >= :final"
+        };
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, Self::key(user_id))
+            .update_expression(
+                "SET FailedPasswordAttempts = :zero, SignInRequiredAfter = :now ADD ConsecutiveFailedAttempts :one REMOVE PasswordChangeEvent",
+            )
+            .condition_expression(format!(
+                "attribute_exists(UserId) AND {NOT_LOCKED} AND {NOT_HARD_LOCKED}{enough}"
+            ))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now));
+        if final_one > 0 {
+            request = request.expression_attribute_values(":final", n(final_one));
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem(hard lock)", e))?;
+        Ok(())
+    }
 }
+
+/// The condition "not hard-locked".
+const NOT_HARD_LOCKED: &str = "attribute_not_exists(SignInRequiredAfter)";
 
 /// The condition "not locked at `:now`".
 const NOT_LOCKED: &str = "(attribute_not_exists(LockedUntil) OR LockedUntil <= :now)";
@@ -266,6 +326,9 @@ pub fn record_from_item(
         password_changed_at: string_attr(item, "PasswordChangedAt")?,
         failed_attempts: number_attr(item, "FailedPasswordAttempts")?.unwrap_or(0),
         locked_until: number_attr(item, "LockedUntil")?,
+        lock_count: number_attr(item, "LockCount")?.unwrap_or(0),
+        consecutive_failures: number_attr(item, "ConsecutiveFailedAttempts")?.unwrap_or(0),
+        sign_in_required_after: number_attr(item, "SignInRequiredAfter")?,
         account_type: AccountType::parse(string_attr(item, "AccountType")?.as_deref()),
         status: AccountStatus::parse(string_attr(item, "Status")?.as_deref()),
         email: string_attr(item, "Email")?,
@@ -289,39 +352,67 @@ impl AccountStore for DynamoDbAccountStore {
         user_id: &str,
         limit: AttemptLimit,
     ) -> Result<Reservation, StoreError> {
-        // A request that loses a race between the two updates (the state moved under it) looks
-        // again; three rounds are plenty, since each lost round means another request won.
+        // Three updates with disjoint conditions: an ordinary attempt, the one that ends the lock
+        // window, the one that ends the failures in a row. A request that loses a race (the
+        // state moved under it) reads the account and looks again; three rounds are plenty,
+        // since each lost round means another request won.
+        let last = limit.threshold.saturating_sub(1);
+        let final_one = limit.max_failures.saturating_sub(1);
+        let mut lock_count = limit.lock_count;
         for _ in 0..3 {
-            let last = limit.threshold.saturating_sub(1);
-            if last > 0 {
-                match self.take_attempt(user_id, last, limit.now).await {
-                    Ok(used) => return Ok(Reservation::Taken(Attempt { used, lock: None })),
+            if last > 0 && final_one > 0 {
+                match self.take_attempt(user_id, last, final_one, limit.now).await {
+                    Ok(used) => {
+                        return Ok(Reservation::Taken(Attempt {
+                            used,
+                            lock: None,
+                            hard_lock: None,
+                        }));
+                    }
                     Err(StoreError::ConditionFailed) => {}
                     Err(e) => return Err(e),
                 }
             }
-            let until = limit.now + limit.lock_seconds as i64;
-            match self
-                .take_last_attempt(user_id, last, limit.now, until)
-                .await
-            {
+            if final_one > 0 {
+                let until = limit.now + limit.lock_length(lock_count) as i64;
+                match self
+                    .take_last_attempt(user_id, last, final_one, lock_count, limit.now, until)
+                    .await
+                {
+                    Ok(()) => {
+                        return Ok(Reservation::Taken(Attempt {
+                            used: limit.threshold,
+                            lock: Some(until),
+                            hard_lock: None,
+                        }));
+                    }
+                    Err(StoreError::ConditionFailed) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            match self.take_final_attempt(user_id, final_one, limit.now).await {
                 Ok(()) => {
                     return Ok(Reservation::Taken(Attempt {
                         used: limit.threshold,
-                        lock: Some(until),
+                        lock: None,
+                        hard_lock: Some(limit.now),
                     }));
                 }
                 Err(StoreError::ConditionFailed) => {}
                 Err(e) => return Err(e),
             }
-            // Neither update applied: the account is locked, gone, or changed in between.
+            // No update applied: the account is locked, hard-locked, gone, or changed between.
             let record = self
                 .load(user_id)
                 .await?
                 .ok_or(StoreError::ConditionFailed)?;
+            if let Some(since) = record.sign_in_required_after {
+                return Ok(Reservation::SignInRequired(since));
+            }
             if let Some(until) = record.locked_until.filter(|until| *until > limit.now) {
                 return Ok(Reservation::Locked(until));
             }
+            lock_count = record.lock_count;
         }
         Err(StoreError::Unavailable(
             "UpdateItem(reserve): the attempt counter kept changing".into(),
@@ -329,22 +420,28 @@ impl AccountStore for DynamoDbAccountStore {
     }
 
     async fn clear_attempts(&self, user_id: &str, attempt: Attempt) -> Result<(), StoreError> {
+        // Every count starts again; the lock or hard lock this attempt set, and only that one,
+        // is lifted.
         let request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(KEY, Self::key(user_id))
             .expression_attribute_values(":zero", n(0));
-        let request = match attempt.lock {
-            // Lift the lock this attempt set, and only that one.
-            Some(until) => request
-                .update_expression(
-                    "SET FailedPasswordAttempts = :zero REMOVE LockedUntil, PasswordChangeEvent",
-                )
+        let counts = "SET FailedPasswordAttempts = :zero, ConsecutiveFailedAttempts = :zero, LockCount = :zero";
+        let request = match (attempt.lock, attempt.hard_lock) {
+            (Some(until), _) => request
+                .update_expression(format!("{counts} REMOVE LockedUntil, PasswordChangeEvent"))
                 .condition_expression("LockedUntil = :until")
                 .expression_attribute_values(":until", n(until)),
-            None => request
-                .update_expression("SET FailedPasswordAttempts = :zero REMOVE PasswordChangeEvent")
+            (None, Some(since)) => request
+                .update_expression(format!(
+                    "{counts} REMOVE SignInRequiredAfter, PasswordChangeEvent"
+                ))
+                .condition_expression("SignInRequiredAfter = :since")
+                .expression_attribute_values(":since", n(since)),
+            (None, None) => request
+                .update_expression(format!("{counts} REMOVE PasswordChangeEvent"))
                 .condition_expression("attribute_exists(UserId)"),
         };
         ignore_condition(
@@ -360,22 +457,30 @@ impl AccountStore for DynamoDbAccountStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(KEY, Self::key(user_id));
-        let request = match attempt.lock {
-            Some(until) => request
+            .key(KEY, Self::key(user_id))
+            .expression_attribute_values(":minusOne", n(-1));
+        let request = match (attempt.lock, attempt.hard_lock) {
+            (Some(until), _) => request
                 .update_expression(
-                    "SET FailedPasswordAttempts = :before REMOVE LockedUntil, PasswordChangeEvent",
+                    "SET FailedPasswordAttempts = :before ADD LockCount :minusOne, ConsecutiveFailedAttempts :minusOne REMOVE LockedUntil, PasswordChangeEvent",
                 )
                 .condition_expression("LockedUntil = :until")
                 .expression_attribute_values(":before", n(attempt.used.saturating_sub(1)))
                 .expression_attribute_values(":until", n(until)),
-            // Not below zero: a lock set meanwhile by another request restarted the count.
-            None => request
+            (None, Some(since)) => request
                 .update_expression(
-                    "ADD FailedPasswordAttempts :minusOne REMOVE PasswordChangeEvent",
+                    "ADD ConsecutiveFailedAttempts :minusOne REMOVE SignInRequiredAfter, PasswordChangeEvent",
                 )
-                .condition_expression("FailedPasswordAttempts > :zero")
-                .expression_attribute_values(":minusOne", n(-1))
+                .condition_expression("SignInRequiredAfter = :since")
+                .expression_attribute_values(":since", n(since)),
+            // Not below zero: a lock set meanwhile by another request restarted the count.
+            (None, None) => request
+                .update_expression(
+                    "ADD FailedPasswordAttempts :minusOne, ConsecutiveFailedAttempts :minusOne REMOVE PasswordChangeEvent",
+                )
+                .condition_expression(
+                    "FailedPasswordAttempts > :zero AND ConsecutiveFailedAttempts > :zero",
+                )
                 .expression_attribute_values(":zero", n(0)),
         };
         ignore_condition(
@@ -384,6 +489,23 @@ impl AccountStore for DynamoDbAccountStore {
                 .await
                 .map_err(|e| classify("UpdateItem(release)", e)),
         )
+    }
+
+    async fn lift_hard_lock(&self, user_id: &str, since: i64) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, Self::key(user_id))
+            .update_expression(
+                "SET FailedPasswordAttempts = :zero, ConsecutiveFailedAttempts = :zero, LockCount = :zero REMOVE SignInRequiredAfter, LockedUntil, PasswordChangeEvent",
+            )
+            .condition_expression("SignInRequiredAfter = :since")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":since", n(since))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem(lift)", e))?;
+        Ok(())
     }
 
     async fn commit(&self, change: &PasswordChange) -> Result<(), StoreError> {

@@ -37,6 +37,12 @@ pub struct AccountRecord {
     pub failed_attempts: u32,
     /// `LockedUntil`, epoch seconds.
     pub locked_until: Option<i64>,
+    /// `LockCount`: locks since the last right current password.
+    pub lock_count: u32,
+    /// `ConsecutiveFailedAttempts`: wrong current passwords in a row, across locks.
+    pub consecutive_failures: u32,
+    /// `SignInRequiredAfter`: the hard lock's time (epoch seconds), when there is one.
+    pub sign_in_required_after: Option<i64>,
     pub account_type: AccountType,
     pub status: AccountStatus,
     pub email: Option<String>,
@@ -55,6 +61,9 @@ impl std::fmt::Debug for AccountRecord {
             .field("password_changed_at", &self.password_changed_at)
             .field("failed_attempts", &self.failed_attempts)
             .field("locked_until", &self.locked_until)
+            .field("lock_count", &self.lock_count)
+            .field("consecutive_failures", &self.consecutive_failures)
+            .field("sign_in_required_after", &self.sign_in_required_after)
             .field("account_type", &self.account_type)
             .field("status", &self.status)
             .field(
@@ -77,6 +86,9 @@ impl AccountRecord {
             password_changed_at: None,
             failed_attempts: 0,
             locked_until: None,
+            lock_count: 0,
+            consecutive_failures: 0,
+            sign_in_required_after: None,
             account_type: AccountType::User,
             status: AccountStatus::Active,
             email: None,

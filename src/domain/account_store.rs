@@ -59,9 +59,28 @@ impl std::fmt::Debug for PasswordChange {
 pub struct AttemptLimit {
     /// Attempts per lock window (at least 1).
     pub threshold: u32,
+    /// The first lock's length; the n-th since the last right password lasts
+    /// `lock_seconds` × 2^(n-1), at most [`MAX_LOCK_SECONDS`].
     pub lock_seconds: u64,
+    /// Wrong current passwords in a row before the hard lock (at least 1).
+    pub max_failures: u32,
+    /// `LockCount` as last read: the store checks it is still so when it sets a lock.
+    pub lock_count: u32,
     /// Epoch seconds.
     pub now: i64,
+}
+
+/// The longest lock: a day.
+pub const MAX_LOCK_SECONDS: u64 = 86_400;
+
+impl AttemptLimit {
+    /// How long the next lock lasts, after `lock_count` locks since the last right password.
+    pub fn lock_length(&self, lock_count: u32) -> u64 {
+        let factor = 1u64.checked_shl(lock_count.min(32)).unwrap_or(u64::MAX);
+        self.lock_seconds
+            .saturating_mul(factor)
+            .min(MAX_LOCK_SECONDS)
+    }
 }
 
 /// One attempt at the current password, taken before argon2 runs (SPEC §4 step 6).
@@ -72,6 +91,9 @@ pub struct Attempt {
     /// This attempt took the last one and locked the account until then (epoch seconds); a
     /// right password lifts that lock again.
     pub lock: Option<i64>,
+    /// This attempt was the last of `max_failures` in a row and hard-locked the account at
+    /// this time (epoch seconds); a right password lifts it again.
+    pub hard_lock: Option<i64>,
 }
 
 /// What asking for an attempt gave.
@@ -80,6 +102,8 @@ pub enum Reservation {
     Taken(Attempt),
     /// None left: the account is locked until then (epoch seconds).
     Locked(i64),
+    /// The account is hard-locked since then (epoch seconds): a new sign-in is required.
+    SignInRequired(i64),
 }
 
 /// The account store port (SPEC §5). Implementations must make each method atomic.
@@ -114,6 +138,14 @@ pub trait AccountStore: Send + Sync + 'static {
         &self,
         user_id: &str,
         attempt: Attempt,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Lifts the hard lock set at `since` (a token from a later sign-in came): every count and
+    /// lock starts again. [`StoreError::ConditionFailed`] when that hard lock is gone already.
+    fn lift_hard_lock(
+        &self,
+        user_id: &str,
+        since: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The conditional write of a new password; [`StoreError::ConditionFailed`] when the
@@ -162,44 +194,89 @@ impl AccountStore for InMemoryAccountStore {
         let record = records
             .get_mut(user_id)
             .ok_or(StoreError::ConditionFailed)?;
+        if let Some(since) = record.sign_in_required_after {
+            return Ok(Reservation::SignInRequired(since));
+        }
         if let Some(until) = record.locked_until.filter(|until| *until > limit.now) {
             return Ok(Reservation::Locked(until));
+        }
+        record.consecutive_failures += 1;
+        if record.consecutive_failures >= limit.max_failures {
+            record.failed_attempts = 0;
+            record.sign_in_required_after = Some(limit.now);
+            return Ok(Reservation::Taken(Attempt {
+                used: limit.threshold,
+                lock: None,
+                hard_lock: Some(limit.now),
+            }));
         }
         if record.failed_attempts.saturating_add(1) < limit.threshold {
             record.failed_attempts += 1;
             return Ok(Reservation::Taken(Attempt {
                 used: record.failed_attempts,
                 lock: None,
+                hard_lock: None,
             }));
         }
-        let until = limit.now + limit.lock_seconds as i64;
+        let until = limit.now + limit.lock_length(record.lock_count) as i64;
         record.failed_attempts = 0;
         record.locked_until = Some(until);
+        record.lock_count += 1;
         Ok(Reservation::Taken(Attempt {
             used: limit.threshold,
             lock: Some(until),
+            hard_lock: None,
         }))
     }
 
     async fn clear_attempts(&self, user_id: &str, attempt: Attempt) -> Result<(), StoreError> {
         if let Some(record) = self.lock().get_mut(user_id) {
             record.failed_attempts = 0;
+            record.consecutive_failures = 0;
+            record.lock_count = 0;
             if attempt.lock.is_some() && record.locked_until == attempt.lock {
                 record.locked_until = None;
+            }
+            if attempt.hard_lock.is_some() && record.sign_in_required_after == attempt.hard_lock {
+                record.sign_in_required_after = None;
             }
         }
         Ok(())
     }
 
+    async fn lift_hard_lock(&self, user_id: &str, since: i64) -> Result<(), StoreError> {
+        let mut records = self.lock();
+        match records.get_mut(user_id) {
+            Some(record) if record.sign_in_required_after == Some(since) => {
+                record.sign_in_required_after = None;
+                record.failed_attempts = 0;
+                record.consecutive_failures = 0;
+                record.lock_count = 0;
+                record.locked_until = None;
+                Ok(())
+            }
+            _ => Err(StoreError::ConditionFailed),
+        }
+    }
+
     async fn release_attempt(&self, user_id: &str, attempt: Attempt) -> Result<(), StoreError> {
         if let Some(record) = self.lock().get_mut(user_id) {
-            match attempt.lock {
-                Some(until) if record.locked_until == Some(until) => {
+            match (attempt.lock, attempt.hard_lock) {
+                (Some(until), _) if record.locked_until == Some(until) => {
                     record.locked_until = None;
+                    record.lock_count = record.lock_count.saturating_sub(1);
                     record.failed_attempts = attempt.used.saturating_sub(1);
+                    record.consecutive_failures = record.consecutive_failures.saturating_sub(1);
                 }
-                Some(_) => {}
-                None => record.failed_attempts = record.failed_attempts.saturating_sub(1),
+                (_, Some(since)) if record.sign_in_required_after == Some(since) => {
+                    record.sign_in_required_after = None;
+                    record.consecutive_failures = record.consecutive_failures.saturating_sub(1);
+                }
+                (None, None) => {
+                    record.failed_attempts = record.failed_attempts.saturating_sub(1);
+                    record.consecutive_failures = record.consecutive_failures.saturating_sub(1);
+                }
+                _ => {}
             }
         }
         Ok(())

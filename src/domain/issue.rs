@@ -105,6 +105,7 @@ pub mod codes {
     pub const PASSWORD_TOO_WEAK: &str = "PasswordTooWeak";
     pub const PASSWORD_COULD_BE_STRONGER: &str = "PasswordCouldBeStronger";
     pub const PASSWORD_CONTAINS_IDENTIFIER: &str = "PasswordContainsIdentifier";
+    pub const PASSWORD_BLOCKLISTED: &str = "PasswordBlocklisted";
     pub const PASSWORD_UNCHANGED: &str = "PasswordUnchanged";
     pub const PASSWORD_REUSED: &str = "PasswordReused";
     pub const CURRENT_PASSWORD_INCORRECT: &str = "CurrentPasswordIncorrect";
@@ -127,6 +128,7 @@ pub mod codes {
         PASSWORD_TOO_WEAK,
         PASSWORD_COULD_BE_STRONGER,
         PASSWORD_CONTAINS_IDENTIFIER,
+        PASSWORD_BLOCKLISTED,
         PASSWORD_UNCHANGED,
         PASSWORD_REUSED,
         CURRENT_PASSWORD_INCORRECT,

@@ -6,6 +6,7 @@ pub mod account_store;
 pub mod breached;
 pub mod change_notice;
 pub mod change_password;
+pub mod common_passwords;
 pub mod hashing_tasks;
 pub mod issue;
 pub mod password_hashing;

@@ -1,7 +1,7 @@
 //! HTTP in: routing, media type, size and the JSON body (SPEC §2).
 
 use crate::domain::change_password::ChangeRequest;
-use crate::domain::issue::{Issue, codes};
+use crate::domain::issue::{Field, Issue, codes};
 use serde_json::Value;
 
 pub const ROUTE: &str = "/api/workspace/account/change-password";
@@ -105,9 +105,14 @@ pub fn parse_body(body: &[u8]) -> ChangeRequest {
         return invalid_body("The request body must be a JSON object.");
     };
     let mut request = ChangeRequest::default();
-    for (name, target) in [
-        ("currentpassword", &mut request.current_password),
-        ("newpassword", &mut request.new_password),
+    let mut wrong_types = Vec::new();
+    for (name, field, target) in [
+        (
+            "currentpassword",
+            Field::CurrentPassword,
+            &mut request.current_password,
+        ),
+        ("newpassword", Field::NewPassword, &mut request.new_password),
     ] {
         let mut matches = map.iter().filter(|(k, _)| k.to_lowercase() == name);
         let first = matches.next();
@@ -119,11 +124,15 @@ pub fn parse_body(body: &[u8]) -> ChangeRequest {
         match first.map(|(_, v)| v) {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => *target = Some(s.clone()),
-            Some(_) => {
-                return invalid_body("CurrentPassword and NewPassword must be strings or null.");
-            }
+            // Reported with every other validation error of the request (SPEC §4 step 5).
+            Some(_) => wrong_types.push(Issue::validation(
+                codes::INVALID_REQUEST_BODY,
+                Some(field),
+                format!("{} must be a string or null.", field.as_str()),
+            )),
         }
     }
+    request.input_issues = wrong_types;
     request
 }
 

@@ -145,6 +145,18 @@ fn failed(e: &ChangeError, info: &RequestInfo<'_>) -> Rendered {
             info,
             &[(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
         ),
+        ChangeError::SignInRequired { since } => problem(
+            S::UNAUTHORIZED,
+            "SignInRequired",
+            "Too many incorrect current passwords in a row. Sign in again, then retry.",
+            info,
+            &[(
+                header::WWW_AUTHENTICATE,
+                &format!(
+                    "Bearer error=\"insufficient_user_authentication\", error_description=\"A new sign-in is required\", max_age=\"{since}\""
+                ),
+            )],
+        ),
         ChangeError::AccountNotFound => single(
             S::NOT_FOUND,
             Issue::business(

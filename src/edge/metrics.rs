@@ -13,6 +13,8 @@ pub enum Metric {
     ChangeRetried,
     CurrentPasswordIncorrect,
     AccountLocked,
+    /// `LOCKOUT_MAX_FAILURES` wrong current passwords in a row: a new sign-in is required.
+    HardLocked,
     PolicyRejected,
     DependencyFailure,
     /// A token refused because it was issued before the account's last password change.
@@ -44,6 +46,7 @@ impl Metric {
             Metric::ChangeRetried => "ChangeRetried",
             Metric::CurrentPasswordIncorrect => "CurrentPasswordIncorrect",
             Metric::AccountLocked => "AccountLocked",
+            Metric::HardLocked => "HardLocked",
             Metric::PolicyRejected => "PolicyRejected",
             Metric::DependencyFailure => "DependencyFailure",
             Metric::TokenRevoked => "TokenRevoked",

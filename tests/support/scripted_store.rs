@@ -68,6 +68,10 @@ impl AccountStore for ScriptedStore {
         self.inner.release_attempt(user_id, attempt).await
     }
 
+    async fn lift_hard_lock(&self, user_id: &str, since: i64) -> Result<(), StoreError> {
+        self.inner.lift_hard_lock(user_id, since).await
+    }
+
     async fn commit(&self, change: &PasswordChange) -> Result<(), StoreError> {
         let earlier = self.commits.fetch_add(1, Ordering::SeqCst);
         match self.script {

@@ -9,6 +9,7 @@ use crate::domain::account::AccountRecord;
 use crate::domain::account_store::{AccountStore, Attempt, AttemptLimit, Reservation, StoreError};
 use crate::domain::issue::{Issue, codes};
 use crate::domain::password_hashing::PepperKeys;
+use crate::domain::sessions::TokenFacts;
 use std::sync::Arc;
 
 impl<S: AccountStore> ChangePasswordService<S> {
@@ -16,6 +17,7 @@ impl<S: AccountStore> ChangePasswordService<S> {
     pub(super) async fn reserve(
         &self,
         user_id: &str,
+        lock_count: u32,
         now: i64,
     ) -> Result<Option<Attempt>, ChangeError> {
         let threshold = self.protection.lockout_threshold;
@@ -25,6 +27,8 @@ impl<S: AccountStore> ChangePasswordService<S> {
         let limit = AttemptLimit {
             threshold,
             lock_seconds: self.protection.lockout_seconds,
+            max_failures: self.protection.max_failures,
+            lock_count,
             now,
         };
         match self.store.reserve_attempt(user_id, limit).await {
@@ -32,14 +36,39 @@ impl<S: AccountStore> ChangePasswordService<S> {
             Ok(Reservation::Locked(until)) => Err(ChangeError::AccountLocked {
                 retry_after: until.saturating_sub(now).max(1) as u64,
             }),
+            Ok(Reservation::SignInRequired(since)) => Err(ChangeError::SignInRequired {
+                since: now.saturating_sub(since).max(0) as u64,
+            }),
             // The record vanished between the read and the reservation.
             Err(StoreError::ConditionFailed) => Err(ChangeError::AccountNotFound),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Whether the current password verifies; for a hash imported from a system that did not
-    /// normalise, the form as received is tried too.
+    /// The account is hard-locked since `since` (`LOCKOUT_MAX_FAILURES` wrong current
+    /// passwords in a row): a token from a sign-in after it lifts the lock, and the counts start
+    /// again; any other token is asked to sign in again (SPEC §4 step 6).
+    pub(super) async fn hard_lock(
+        &self,
+        user_id: &str,
+        since: i64,
+        token: &TokenFacts,
+        now: i64,
+    ) -> Result<(), ChangeError> {
+        if token.auth_time.is_some_and(|signed_in| signed_in > since) {
+            return match self.store.lift_hard_lock(user_id, since).await {
+                // Lifted, by this request or by another one of the new sign-in.
+                Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+                Err(e) => Err(e.into()),
+            };
+        }
+        Err(ChangeError::SignInRequired {
+            since: now.saturating_sub(since).max(0) as u64,
+        })
+    }
+
+    /// Whether the current password verifies: its NFC form, then (for hashes stored under NFKC
+    /// or imported unnormalised) its other forms, each at most once.
     pub(super) async fn current_matches(
         &self,
         account: &AccountRecord,
@@ -49,7 +78,8 @@ impl<S: AccountStore> ChangePasswordService<S> {
         let Some(stored) = &account.password_hash else {
             return Ok(false);
         };
-        for candidate in std::iter::once(&passwords.current).chain(&passwords.current_raw) {
+        for candidate in std::iter::once(&passwords.current).chain(&passwords.current_alternatives)
+        {
             let matched = self.tasks.verify(candidate, stored, pepper).await?;
             tracing::debug!(matched, "current password verified");
             if matched {
@@ -90,6 +120,9 @@ impl<S: AccountStore> ChangePasswordService<S> {
         }
         Err(match attempt {
             Some(Attempt {
+                hard_lock: Some(_), ..
+            }) => ChangeError::SignInRequired { since: 0 },
+            Some(Attempt {
                 lock: Some(until), ..
             }) => ChangeError::AccountLocked {
                 retry_after: until.saturating_sub(now).max(1) as u64,
@@ -110,10 +143,17 @@ impl<S: AccountStore> ChangePasswordService<S> {
         let threshold = self.protection.lockout_threshold;
         let now = (self.clock)().unix_timestamp();
         let used = match self.store.load(user_id).await {
-            Ok(Some(account)) => match account.lock_remaining(now) {
-                Some(retry_after) => return ChangeError::AccountLocked { retry_after },
-                None => account.failed_attempts,
-            },
+            Ok(Some(account)) => {
+                if let Some(since) = account.sign_in_required_after {
+                    return ChangeError::SignInRequired {
+                        since: now.saturating_sub(since).max(0) as u64,
+                    };
+                }
+                match account.lock_remaining(now) {
+                    Some(retry_after) => return ChangeError::AccountLocked { retry_after },
+                    None => account.failed_attempts,
+                }
+            }
             Ok(None) | Err(_) => attempt.used,
         };
         ChangeError::CurrentPasswordIncorrect {

@@ -15,7 +15,7 @@ use crate::domain::breached::{
 use crate::domain::hashing_tasks::{HashingTasks, TaskError};
 use crate::domain::issue::{Field, Issue, codes};
 use crate::domain::password_hashing::PasswordHashing;
-use crate::domain::password_policy::{Identifiers, PasswordPolicy, normalize};
+use crate::domain::password_policy::{Identifiers, PasswordPolicy, normalize, normalize_legacy};
 use crate::domain::pepper::PepperSource;
 use crate::domain::sessions::{RefreshTokenRevoker, RequestOrigin, TokenFacts};
 use std::sync::Arc;
@@ -88,6 +88,10 @@ pub enum ChangeError {
     TokenRevoked,
     #[error("the account is locked for {retry_after} more seconds")]
     AccountLocked { retry_after: u64 },
+    /// `LOCKOUT_MAX_FAILURES` wrong current passwords in a row: only a token from a sign-in
+    /// after the hard lock may try again (`since`: seconds since the hard lock).
+    #[error("the account is hard-locked since {since} seconds: a new sign-in is required")]
+    SignInRequired { since: u64 },
     #[error("the request breaks {} rule(s)", .0.len())]
     Invalid(Vec<Issue>),
     #[error("the current password is wrong")]
@@ -128,9 +132,14 @@ pub const REVOKE_TIMEOUT: Duration = Duration::from_millis(1500);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtectionSettings {
     pub history_depth: usize,
-    /// 0 turns the lockout off.
+    /// 0 turns the lockout off (and with it the count of failures in a row).
     pub lockout_threshold: u32,
+    /// The first lock's length; each next one since the last right password doubles, at most
+    /// a day.
     pub lockout_seconds: u64,
+    /// Wrong current passwords in a row, across locks, before a hard lock that only a fresh
+    /// sign-in lifts (NIST SP 800-63B-4 §3.2.2: at most 100).
+    pub max_failures: u32,
 }
 
 impl Default for ProtectionSettings {
@@ -139,6 +148,7 @@ impl Default for ProtectionSettings {
             history_depth: 5,
             lockout_threshold: 5,
             lockout_seconds: 900,
+            max_failures: 100,
         }
     }
 }
@@ -152,11 +162,25 @@ pub fn system_clock() -> Clock {
 
 /// The passwords of a request that passed validation.
 struct Passwords {
-    /// `CurrentPassword` after NFKC, and as received when NFKC changed it.
+    /// `CurrentPassword` after NFC (SPEC §2).
     current: String,
-    current_raw: Option<String>,
-    /// `NewPassword` after NFKC.
+    /// The other forms the current password is tried in, where they differ from NFC and from
+    /// each other: NFKC (hashes stored before NFC was the rule), then as received (hashes
+    /// imported from a system that did not normalise). Still one attempt.
+    current_alternatives: Vec<String>,
+    /// `NewPassword` after NFC.
     new: String,
+}
+
+/// NFKC and the raw form of a current password, where they differ from its NFC form.
+fn alternatives(raw: String, nfc: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(2);
+    for form in [normalize_legacy(&raw), raw] {
+        if form != nfc && !out.contains(&form) {
+            out.push(form);
+        }
+    }
+    out
 }
 
 /// The use case, wired once at cold start.
@@ -249,8 +273,12 @@ impl<S: AccountStore> ChangePasswordService<S> {
         {
             return Err(ChangeError::TokenRevoked);
         }
-        // 4. The lockout, before any argon2 work.
+        // 4. The lockout, before any argon2 work: the hard lock (a fresh sign-in lifts it),
+        // then the lock of the window.
         let now = (self.clock)().unix_timestamp();
+        if let Some(since) = account.sign_in_required_after {
+            self.hard_lock(user_id, since, &request.token, now).await?;
+        }
         if let Some(retry_after) = account.lock_remaining(now) {
             return Err(ChangeError::AccountLocked { retry_after });
         }
@@ -268,7 +296,7 @@ impl<S: AccountStore> ChangePasswordService<S> {
             .await
             .map_err(|e| ChangeError::Unavailable(e.to_string()))?;
         // 6. The current password, within one reserved attempt.
-        let attempt = self.reserve(user_id, now).await?;
+        let attempt = self.reserve(user_id, account.lock_count, now).await?;
         let matches = match self.current_matches(&account, &passwords, &pepper).await {
             Ok(matches) => matches,
             // Not a wrong password (a stored hash this service cannot verify): the attempt is
@@ -347,15 +375,19 @@ impl<S: AccountStore> ChangePasswordService<S> {
         account: &AccountRecord,
         request: ChangeRequest,
     ) -> Result<(Passwords, Vec<Issue>), Invalid> {
-        if !request.input_issues.is_empty() {
+        // A body that is no JSON object says nothing of its fields: it is answered alone.
+        // A field of the wrong type is reported with every rule on the other one.
+        if request.input_issues.iter().any(|i| i.field.is_none()) {
             return Err(Invalid {
                 errors: request.input_issues,
                 new: None,
             });
         }
-        let mut errors = Vec::new();
+        let mistyped: Vec<Option<Field>> = request.input_issues.iter().map(|i| i.field).collect();
+        let mut errors = request.input_issues;
         let present = |value: Option<String>, field: Field, errors: &mut Vec<Issue>| match value {
             Some(v) if !v.is_empty() => Some(v),
+            _ if mistyped.contains(&Some(field)) => None,
             _ => {
                 errors.push(Issue::validation(
                     codes::REQUIRED,
@@ -393,11 +425,11 @@ impl<S: AccountStore> ChangePasswordService<S> {
         }
         match (current, current_raw, new) {
             (Some(current), Some(raw), Some(new)) if errors.is_empty() => {
-                let current_raw = (raw != current).then_some(raw);
+                let current_alternatives = alternatives(raw, &current);
                 Ok((
                     Passwords {
                         current,
-                        current_raw,
+                        current_alternatives,
                         new,
                     },
                     warnings,
