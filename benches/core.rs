@@ -270,6 +270,18 @@ fn benches(c: &mut Criterion) {
         };
         b.iter(|| policy.check(black_box(B), &ids))
     });
+    // The CommonPasswords blocklist: one lookup (a binary search over 100,000 entries), a hit
+    // and a miss, after the list was read once (what every request after the first pays).
+    g.bench_function("blocklist_lookup_hit", |b| {
+        use change_password::domain::common_passwords;
+        assert!(common_passwords::contains("qwertyuiopasdfgh"));
+        b.iter(|| common_passwords::contains(black_box("qwertyuiopasdfgh")))
+    });
+    g.bench_function("blocklist_lookup_miss", |b| {
+        use change_password::domain::common_passwords;
+        assert!(!common_passwords::contains("violet-harbor-lantern-42"));
+        b.iter(|| common_passwords::contains(black_box("violet-harbor-lantern-42")))
+    });
     g.bench_function("startup_config_and_clients", |b| {
         let vars: HashMap<&str, &str> = HashMap::from([("USERS_TABLE", "users")]);
         b.iter(|| {

@@ -15,6 +15,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             std::process::exit(2);
         }
     };
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     let sdk = aws_clients::load().await;
     let handler = match app::build(&config, &sdk) {
         Ok(handler) => handler,

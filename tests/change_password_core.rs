@@ -1147,3 +1147,144 @@ async fn the_retry_check_runs_the_same_verifies_whatever_the_new_password_is() {
         "the current password, then both retry verifies"
     );
 }
+
+/// A wrong current password now: when, and what it answered.
+async fn guess(f: &Fixture) -> (i64, ChangeError) {
+    let now = f.now.load(Ordering::SeqCst);
+    let r = f
+        .service
+        .change(USER, req(Some("wrong guess"), Some(NEW)))
+        .await;
+    (now, r.unwrap_err())
+}
+
+fn with_sign_in(current: &str, new: &str, auth_time: Option<i64>) -> ChangeRequest {
+    ChangeRequest {
+        token: TokenFacts {
+            auth_time,
+            ..req(None, None).token
+        },
+        ..req(Some(current), Some(new))
+    }
+}
+
+#[tokio::test]
+async fn locks_double_and_failures_count_in_a_row_across_them_up_to_a_hard_lock() {
+    let f = fixture_with(
+        ProtectionSettings {
+            history_depth: 0,
+            lockout_threshold: 2,
+            lockout_seconds: 100,
+            max_failures: 7,
+        },
+        PepperKeys::none(),
+    );
+    // Three windows of two: each lock twice as long as the one before.
+    for expected_lock in [100, 200, 400] {
+        let (_, first) = guess(&f).await;
+        assert!(
+            matches!(
+                first,
+                ChangeError::CurrentPasswordIncorrect {
+                    remaining_attempts: Some(1)
+                }
+            ),
+            "{first:?}"
+        );
+        let (_, second) = guess(&f).await;
+        assert!(
+            matches!(second, ChangeError::AccountLocked { retry_after } if retry_after == expected_lock),
+            "{expected_lock}: {second:?}"
+        );
+        // While locked, nothing is counted and no argon2 runs.
+        let calls = f.hasher.calls.load(Ordering::SeqCst);
+        assert!(matches!(
+            guess(&f).await.1,
+            ChangeError::AccountLocked { .. }
+        ));
+        assert_eq!(f.hasher.calls.load(Ordering::SeqCst), calls);
+        f.now.fetch_add(expected_lock as i64, Ordering::SeqCst);
+    }
+    let record = f.store.get(USER).unwrap();
+    assert_eq!((record.consecutive_failures, record.lock_count), (6, 3));
+    // The seventh wrong password in a row hard-locks: a new sign-in is required.
+    let (at, seventh) = guess(&f).await;
+    assert!(
+        matches!(seventh, ChangeError::SignInRequired { since: 0 }),
+        "{seventh:?}"
+    );
+    let record = f.store.get(USER).unwrap();
+    assert_eq!(record.sign_in_required_after, Some(at));
+    assert_eq!(record.consecutive_failures, 7);
+    // Even the right password, with a token from before, is refused before any argon2 work.
+    let calls = f.hasher.calls.load(Ordering::SeqCst);
+    f.now.fetch_add(30, Ordering::SeqCst);
+    for auth_time in [None, Some(at - 1000), Some(at)] {
+        let err = f
+            .service
+            .change(USER, with_sign_in(CURRENT, NEW, auth_time))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ChangeError::SignInRequired { since: 30 }),
+            "{err:?}"
+        );
+    }
+    assert_eq!(f.hasher.calls.load(Ordering::SeqCst), calls);
+    // A sign-in after the hard lock lifts it, and every count starts again.
+    f.service
+        .change(USER, with_sign_in(CURRENT, NEW, Some(at + 1)))
+        .await
+        .unwrap();
+    let record = f.store.get(USER).unwrap();
+    assert_eq!(record.sign_in_required_after, None);
+    assert_eq!(
+        (
+            record.consecutive_failures,
+            record.lock_count,
+            record.failed_attempts
+        ),
+        (0, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_right_password_ends_the_failures_in_a_row() {
+    let f = fixture_with(
+        ProtectionSettings {
+            history_depth: 0,
+            lockout_threshold: 3,
+            lockout_seconds: 100,
+            max_failures: 4,
+        },
+        PepperKeys::none(),
+    );
+    for _ in 0..2 {
+        f.service
+            .change(USER, req(Some("wrong guess"), Some(NEW)))
+            .await
+            .unwrap_err();
+    }
+    assert_eq!(f.store.get(USER).unwrap().consecutive_failures, 2);
+    f.service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
+    let record = f.store.get(USER).unwrap();
+    assert_eq!(
+        (record.consecutive_failures, record.failed_attempts),
+        (0, 0)
+    );
+    // Four more in a row are needed for a hard lock: three give a lock, not a hard lock.
+    for _ in 0..3 {
+        f.service
+            .change(USER, req(Some("wrong guess"), Some(DEMO_LIKE)))
+            .await
+            .unwrap_err();
+    }
+    let record = f.store.get(USER).unwrap();
+    assert_eq!(record.sign_in_required_after, None);
+    assert!(record.locked_until.is_some());
+}
+
+const DEMO_LIKE: &str = "amber-Quokka-Harbour-77";

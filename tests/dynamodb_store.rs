@@ -232,7 +232,9 @@ async fn concurrent_reservations_take_exactly_the_threshold_and_the_last_one_loc
         .iter()
         .filter_map(|r| match r {
             Reservation::Taken(a) => Some(a.used),
-            Reservation::Locked(_) | Reservation::SignInRequired(_) => None,
+            Reservation::Locked(_)
+            | Reservation::SignInRequired(_)
+            | Reservation::LockPending(_) => None,
         })
         .collect();
     used.sort();
@@ -249,16 +251,19 @@ async fn concurrent_reservations_take_exactly_the_threshold_and_the_last_one_loc
         vec![1_900],
         "only the attempt that took the last one locks"
     );
+    // Refused while the attempt that took the last one is still being verified: the lock is
+    // pending (10 s at most), not announced as a 15-minute one.
     assert_eq!(
         got.iter()
-            .filter(|r| **r == Reservation::Locked(1_900))
+            .filter(|r| **r == Reservation::LockPending(1_010))
             .count(),
         7
     );
     let after = item(&sdk, &table, DEMO_SUB).await;
     assert_eq!(n(&after, "LockedUntil"), Some(1_900));
     assert_eq!(n(&after, "FailedPasswordAttempts"), Some(0));
-    // While locked, the count does not move.
+    assert_eq!(n(&after, "LockPendingUntil"), Some(1_010));
+    // While locked, the count does not move; the pending time over, the lock stands.
     let again = reserve_concurrently(&store, 3, limit(5, 900, 1_100)).await;
     assert!(again.iter().all(|r| *r == Reservation::Locked(1_900)));
     assert_eq!(
@@ -416,4 +421,73 @@ async fn a_missing_table_is_a_failure_and_an_unreachable_endpoint_is_unavailable
         matches!(result, Err(StoreError::Unavailable(_))),
         "{result:?}"
     );
+}
+
+#[tokio::test]
+async fn locks_double_even_from_a_stale_read_and_the_hard_lock_takes_the_last_in_a_row() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    let store = DynamoDbAccountStore::new(Client::new(&sdk), &table);
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let at = |now: i64, lock_count: u32| AttemptLimit {
+        threshold: 2,
+        lock_seconds: 100,
+        max_failures: 5,
+        lock_count,
+        now,
+    };
+    let mut now = 10_000;
+    for expected in [100, 200] {
+        let first = store.reserve_attempt(DEMO_SUB, at(now, 0)).await.unwrap();
+        assert!(
+            matches!(first, Reservation::Taken(Attempt { lock: None, .. })),
+            "{first:?}"
+        );
+        // `lock_count` 0 is stale after the first lock: the store reads the account again.
+        let second = store.reserve_attempt(DEMO_SUB, at(now, 0)).await.unwrap();
+        assert_eq!(
+            second,
+            Reservation::Taken(Attempt {
+                used: 2,
+                lock: Some(now + expected),
+                hard_lock: None
+            })
+        );
+        now += expected;
+    }
+    let stored = item(&sdk, &table, DEMO_SUB).await;
+    assert_eq!(n(&stored, "LockCount"), Some(2));
+    assert_eq!(n(&stored, "ConsecutiveFailedAttempts"), Some(4));
+    // The fifth in a row: the hard lock, and nothing more after it.
+    let fifth = store.reserve_attempt(DEMO_SUB, at(now, 2)).await.unwrap();
+    assert_eq!(
+        fifth,
+        Reservation::Taken(Attempt {
+            used: 2,
+            lock: None,
+            hard_lock: Some(now)
+        })
+    );
+    assert_eq!(
+        store
+            .reserve_attempt(DEMO_SUB, at(now + 1000, 2))
+            .await
+            .unwrap(),
+        Reservation::SignInRequired(now)
+    );
+    // Lifted (a newer sign-in): every count starts again; lifting twice is a lost condition.
+    store.lift_hard_lock(DEMO_SUB, now).await.unwrap();
+    assert!(matches!(
+        store.lift_hard_lock(DEMO_SUB, now).await,
+        Err(StoreError::ConditionFailed)
+    ));
+    let stored = item(&sdk, &table, DEMO_SUB).await;
+    for name in [
+        "ConsecutiveFailedAttempts",
+        "LockCount",
+        "FailedPasswordAttempts",
+    ] {
+        assert_eq!(n(&stored, name), Some(0), "{name}");
+    }
+    assert_eq!(n(&stored, "SignInRequiredAfter"), None);
 }

@@ -574,3 +574,116 @@ async fn behind_an_alb_the_source_ip_is_the_address_the_alb_appended() {
     let last = stored["LastPasswordChange"].as_m().unwrap();
     assert_eq!(last["SourceIp"].as_s().unwrap(), "198.51.100.7");
 }
+
+#[tokio::test]
+async fn the_blocklist_refuses_whole_passwords_and_the_score_only_advises() {
+    let (sdk, table, _) = setup().await;
+    let config = config(
+        &table,
+        &[("PASSWORD_CONTEXT_WORDS", "Acme Workspace Portal")],
+    );
+    let app = change_password::app::build(&config, &sdk).unwrap();
+    for (new, list) in [
+        ("QwertyuiopASDFGH", "CommonPasswords"),
+        ("sunflowersunflower", "Pattern"),
+        ("Demo@Example.com", "Identifier"),
+        ("acme workspace portal", "ContextWords"),
+    ] {
+        let a = invoke(&app, event(&body(DEMO_CURRENT, new)), "r").await;
+        assert_eq!(a.status, 400, "{new}: {}", a.body);
+        a.assert_envelope();
+        assert_eq!(a.error_codes(), vec!["PasswordBlocklisted"], "{new}");
+        let issue = &a.body["Errors"][0];
+        assert_eq!(issue["Metadata"]["List"], list, "{new}");
+        assert!(issue["Metadata"]["Score"].is_string(), "{new}");
+        assert_eq!(
+            (issue["Type"].as_u64(), issue["Field"].as_str()),
+            (Some(0), Some("NewPassword"))
+        );
+    }
+    let stored = item(&sdk, &table, DEMO_SUB).await;
+    assert_eq!(
+        n(&stored, "FailedPasswordAttempts"),
+        None,
+        "validation counts nothing"
+    );
+    // Containing an identifier is not being one: validation passes (the current password is
+    // then checked, here wrong).
+    let a = invoke(
+        &app,
+        event(&body("not it", "demo@example.com-violet-Harbor")),
+        "r",
+    )
+    .await;
+    assert_eq!(
+        a.error_codes(),
+        vec!["CurrentPasswordIncorrect"],
+        "{}",
+        a.body
+    );
+    // A password on no list with a low score is accepted, with the advice.
+    let a = invoke(&app, event(&body(DEMO_CURRENT, "Harbor1234567890")), "r").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let warning = &a.body["Warnings"][0];
+    assert_eq!(warning["Code"], "PasswordCouldBeStronger");
+    assert_eq!(warning["Severity"], 1);
+    assert_eq!(warning["Metadata"]["Score"], "1");
+}
+
+#[tokio::test]
+async fn a_mistyped_field_is_reported_with_every_rule_on_the_other_one() {
+    let (sdk, table, app) = setup().await;
+    let cases = [
+        (
+            json!({"CurrentPassword": 5, "NewPassword": "k7#Vq"}),
+            vec![
+                ("InvalidRequestBody", "CurrentPassword"),
+                ("PasswordTooShort", "NewPassword"),
+            ],
+        ),
+        (
+            json!({"CurrentPassword": 5}),
+            vec![
+                ("InvalidRequestBody", "CurrentPassword"),
+                ("Required", "NewPassword"),
+            ],
+        ),
+        (
+            json!({"CurrentPassword": null, "NewPassword": ["x"]}),
+            vec![
+                ("Required", "CurrentPassword"),
+                ("InvalidRequestBody", "NewPassword"),
+            ],
+        ),
+    ];
+    for (request, expected) in cases {
+        let a = invoke(&app, event(&request.to_string()), "r").await;
+        assert_eq!(a.status, 400, "{request}: {}", a.body);
+        a.assert_envelope();
+        let seen: Vec<(String, String)> = a.body["Errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["Code"].as_str().unwrap().to_string(),
+                    e["Field"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        let mut expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(c, f)| (c.to_string(), f.to_string()))
+            .collect();
+        let mut seen_sorted = seen.clone();
+        seen_sorted.sort();
+        expected.sort();
+        assert_eq!(seen_sorted, expected, "{request}");
+    }
+    // Not an object at all: that alone, with no field.
+    let a = invoke(&app, event("[1]"), "r").await;
+    assert_eq!(a.error_codes(), vec!["InvalidRequestBody"]);
+    assert_eq!(a.body["Errors"][0]["Field"], Value::Null);
+    let stored = item(&sdk, &table, DEMO_SUB).await;
+    assert_eq!(n(&stored, "FailedPasswordAttempts"), None);
+}

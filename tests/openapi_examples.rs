@@ -115,6 +115,9 @@ impl AccountStore for RaceLostStore {
     async fn lift_hard_lock(&self, user_id: &str, since: i64) -> Result<(), StoreError> {
         self.0.lift_hard_lock(user_id, since).await
     }
+    async fn confirm_lock(&self, user_id: &str, until: i64) -> Result<(), StoreError> {
+        self.0.confirm_lock(user_id, until).await
+    }
     async fn commit(&self, change: &PasswordChange) -> Result<(), StoreError> {
         let mut record = self.0.get(&change.user_id).unwrap();
         record.password_hash = Some("$argon2id$another-change-won".into());

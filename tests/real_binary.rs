@@ -999,3 +999,245 @@ async fn sampled_invocations_send_a_subsegment_per_sdk_call_to_the_xray_daemon()
         assert!(s.get("fault").is_none() && s.get("error").is_none(), "{s}");
     }
 }
+
+/// Sets number attributes of the demo user's item.
+async fn set_numbers(sdk: &aws_config::SdkConfig, table: &str, values: &[(&str, i64)]) {
+    let mut update = aws_sdk_dynamodb::Client::new(sdk)
+        .update_item()
+        .table_name(table)
+        .key(
+            "UserId",
+            aws_sdk_dynamodb::types::AttributeValue::S(DEMO_SUB.into()),
+        );
+    let mut sets = Vec::new();
+    for (i, (name, value)) in values.iter().enumerate() {
+        sets.push(format!("#n{i} = :v{i}"));
+        update = update
+            .expression_attribute_names(format!("#n{i}"), *name)
+            .expression_attribute_values(
+                format!(":v{i}"),
+                aws_sdk_dynamodb::types::AttributeValue::N(value.to_string()),
+            );
+    }
+    update
+        .update_expression(format!("SET {}", sets.join(", ")))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_crossing_the_hard_lock_runs_no_more_wrong_guesses_in_a_row_than_the_cap() {
+    let sdk = sdk().await;
+    // 97 wrong current passwords in a row already (across 19 locks, the last one over): eight
+    // guesses at once on four instances may run three more verifies, never a fourth.
+    let table = new_table(&sdk).await;
+    seed_slow(&sdk, &table, 0).await;
+    set_numbers(
+        &sdk,
+        &table,
+        &[("ConsecutiveFailedAttempts", 97), ("LockCount", 19)],
+    )
+    .await;
+    let (statuses, verifies) = burst(&table, 4, 8).await;
+    eprintln!("burst across the hard lock: statuses {statuses:?}, verifies {verifies}");
+    assert_eq!(verifies, 3, "{statuses:?}");
+    let wrong = statuses.get(&400).copied().unwrap_or(0);
+    assert!(wrong <= 2, "{statuses:?}");
+    assert_eq!(
+        statuses.get(&401).copied().unwrap_or(0),
+        8 - wrong,
+        "{statuses:?}"
+    );
+    let after = item(&sdk, &table, DEMO_SUB).await;
+    assert_eq!(n(&after, "ConsecutiveFailedAttempts"), Some(100));
+    let since = n(&after, "SignInRequiredAfter").expect("hard-locked");
+
+    // The right password with a token from before the hard lock: the RFC 9470 challenge, no
+    // argon2; a token from a sign-in after it lifts the lock and the change goes through.
+    let app = app(&sdk, &table).await;
+    let right = json!({"CurrentPassword": DEMO_CURRENT, "NewPassword": DEMO_NEW}).to_string();
+    let mut old = http_event(&right);
+    old["requestContext"]["authorizer"]["jwt"]["claims"]["auth_time"] = json!(since.to_string());
+    let a = invoke(&app, old, "old-sign-in").await;
+    a.assert_problem(401, "old-sign-in");
+    let challenge = a.header("www-authenticate").unwrap().to_string();
+    assert!(
+        challenge.starts_with("Bearer error=\"insufficient_user_authentication\"")
+            && challenge.contains("max_age=\""),
+        "{challenge}"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut fresh = http_event(&right);
+    fresh["requestContext"]["authorizer"]["jwt"]["claims"]["auth_time"] = json!(now().to_string());
+    fresh["requestContext"]["authorizer"]["jwt"]["claims"]["iat"] = json!(now().to_string());
+    let a = invoke(&app, fresh, "new-sign-in").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let after = item(&sdk, &table, DEMO_SUB).await;
+    assert_eq!(n(&after, "SignInRequiredAfter"), None);
+    assert_eq!(n(&after, "ConsecutiveFailedAttempts"), Some(0));
+    assert_eq!(n(&after, "LockCount"), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_right_passwords_are_never_told_of_a_lock_that_is_not_there() {
+    let sdk = sdk().await;
+    // Four attempts used: the next one takes the last and sets the lock before argon2 runs.
+    // Six changes with the right password at once: the lock is lifted as soon as that verify
+    // says right; meanwhile the others hear of attempts in flight, with a short Retry-After.
+    let table = new_table(&sdk).await;
+    seed_slow(&sdk, &table, 4).await;
+    let api = std::sync::Arc::new(RuntimeApi::start().await);
+    let mut children: Vec<_> = (0..3)
+        .map(|_| api.spawn_function(&aws_vars(&table, &[("LOCKOUT_THRESHOLD", "5")])))
+        .collect();
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let api = api.clone();
+            tokio::spawn(async move {
+                let body = json!({"CurrentPassword": DEMO_CURRENT,
+                    "NewPassword": format!("racer-{i}-Violet-Harbor-Lantern")});
+                api.invoke(http_event(&body.to_string()), LIMIT).await
+            })
+        })
+        .collect();
+    let mut statuses = std::collections::BTreeMap::new();
+    for t in tasks {
+        let Some(Invocation::Response(r)) = t.await.unwrap() else {
+            panic!("no answer")
+        };
+        let status = r["statusCode"].as_u64().unwrap();
+        *statuses.entry(status).or_insert(0) += 1;
+        if status == 429 {
+            let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+            let retry_after: u64 = r["headers"]["retry-after"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(
+                body["Errors"][0]["Metadata"]["Reason"], "AttemptsInFlight",
+                "{body}"
+            );
+            assert!(
+                retry_after <= 10,
+                "a lock that is not there announced: {retry_after}"
+            );
+        }
+    }
+    eprintln!("right passwords racing over the last attempt: {statuses:?}");
+    assert_eq!(statuses.get(&200), Some(&1), "{statuses:?}");
+    let after = item(&sdk, &table, DEMO_SUB).await;
+    assert_eq!(n(&after, "LockedUntil"), None, "the lock was lifted");
+    assert_eq!(n(&after, "LockPendingUntil"), None);
+    for child in &mut children {
+        child.kill().await.unwrap();
+    }
+}
+
+/// A token of the test issuer, signed with `key`.
+fn hs256_token(key: &str, claims: Value) -> String {
+    sign_hs256(key, &claims)
+}
+
+#[tokio::test]
+async fn a_machine_let_through_by_token_authorizer_is_403_at_change_password() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let key = "a-test-only-hs256-key-of-thirty-two-bytes-or-more";
+    let secret_id = create_secret(&sdk, &format!("machine-{table}"), key).await;
+    let issuer = "https://issuer.example";
+    let vars = [
+        ("JWT_ISSUER", issuer),
+        ("JWT_HS256_SECRET_ID", secret_id.as_str()),
+    ];
+    let authorizers = RuntimeApi::start().await;
+    let mut authorizer = authorizers.spawn_authorizer(&aws_vars(&table, &vars));
+    let functions = RuntimeApi::start().await;
+    let mut function = functions.spawn_function(&aws_vars(&table, &[]));
+    let machine = hs256_token(
+        key,
+        json!({"sub": "app-1", "client_id": "app-1", "token_use": "access", "iss": issuer,
+               "iat": now(), "exp": now() + 600}),
+    );
+    let user = hs256_token(
+        key,
+        json!({"sub": DEMO_SUB, "username": "demo", "token_use": "access", "iss": issuer,
+               "iat": now(), "exp": now() + 600}),
+    );
+    for (token, kind, status) in [(machine, "machine", 403), (user, "user", 400)] {
+        let mut event = load_event("authorizer-http-simple.json");
+        event["headers"]["authorization"] = json!(format!("Bearer {token}"));
+        event["identitySource"] = json!([format!("Bearer {token}")]);
+        let Some(Invocation::Response(answer)) = authorizers.invoke(event, LIMIT).await else {
+            panic!("the authorizer answers")
+        };
+        assert_eq!(answer["isAuthorized"], true, "{answer}");
+        assert_eq!(answer["context"]["principal_type"], kind, "{answer}");
+        // The API behind it passes that context on to change-password.
+        let mut request = http_event(&wrong("Violet-Harbor-Lantern-42-x"));
+        request["requestContext"]["authorizer"] = json!({"lambda": answer["context"]});
+        let Some(Invocation::Response(r)) = functions.invoke(request, LIMIT).await else {
+            panic!("change-password answers")
+        };
+        assert_eq!(r["statusCode"], status, "{kind}: {r}");
+    }
+    authorizer.kill().await.unwrap();
+    function.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn behind_an_alb_only_https_and_only_a_header_token() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let api = RuntimeApi::start().await;
+    // No issuer configured: a token that reaches verification is refused as invalid (the
+    // door's own rules come first).
+    let mut function = api.spawn_function(&aws_vars(&table, &[]));
+    let sample = load_event("alb.json");
+    let token = sample["headers"]["authorization"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("Bearer ")
+        .to_string();
+    let mut plain_http = sample.clone();
+    plain_http["headers"]["x-forwarded-proto"] = json!("http");
+    plain_http["headers"]["x-forwarded-port"] = json!("80");
+    let mut no_proto = sample.clone();
+    no_proto["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("x-forwarded-proto");
+    let mut query_token = sample.clone();
+    query_token["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorization");
+    query_token["queryStringParameters"] = json!({"access_token": token});
+    for (name, event, challenge) in [
+        ("plain HTTP", plain_http, "Bearer error=\"invalid_request\""),
+        (
+            "no X-Forwarded-Proto",
+            no_proto,
+            "Bearer error=\"invalid_request\"",
+        ),
+        (
+            "query token",
+            query_token,
+            "Bearer error=\"invalid_request\"",
+        ),
+        // As committed: HTTPS and a header token (not a valid one).
+        ("the sample", sample, "Bearer error=\"invalid_token\""),
+    ] {
+        let Some(Invocation::Response(r)) = api.invoke(event, LIMIT).await else {
+            panic!("{name}: no answer")
+        };
+        assert_eq!(r["statusCode"], 401, "{name}: {r}");
+        assert_eq!(r["headers"]["www-authenticate"], challenge, "{name}: {r}");
+        let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["status"], 401, "{name}");
+    }
+    function.kill().await.unwrap();
+}

@@ -209,7 +209,7 @@ async fn every_committed_change_and_only_those_publish_a_password_changed_event(
             "change": {"request_id": "req-change-1", "source_ip": "203.0.113.42",
                 "user_agent": user_agent, "password_version": 1}})
     );
-    assert_eq!(schema_errors(&[detail.clone()]), "");
+    assert_eq!(schema_errors(std::slice::from_ref(detail)), "");
     // No password, hash or history in the event.
     let text = event.to_string();
     for secret in [

@@ -1,5 +1,7 @@
 //! The real binary refuses a bad configuration at start-up, naming the variable.
 
+mod support;
+
 use std::process::Command;
 
 fn start(vars: &[(&str, &str)]) -> (Option<i32>, String) {
@@ -32,6 +34,10 @@ fn bad_values_are_named() {
         ("LOCKOUT_THRESHOLD", "-3"),
         ("LOCKOUT_THRESHOLD", "101"),
         ("LOCKOUT_SECONDS", "86401"),
+        ("PASSWORD_MIN_LENGTH", "7"),
+        ("LOCKOUT_MAX_FAILURES", "101"),
+        ("LOCKOUT_MAX_FAILURES", "0"),
+        ("PASSWORD_IDENTIFIER_SUBSTRINGS", "yes"),
         ("JWT_JWKS_URL", "http://jwks.example.com/keys"),
     ] {
         let (code, stderr) = start(&[
@@ -43,4 +49,25 @@ fn bad_values_are_named() {
         assert!(stderr.contains(var), "{var}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+#[tokio::test]
+async fn the_lockout_turned_off_is_a_warning_at_start_up() {
+    use support::runtime_api::{RuntimeApi, aws_vars, drain};
+    let api = RuntimeApi::start().await;
+    let mut on = api.spawn_function(&aws_vars("users", &[]));
+    let mut off = api.spawn_function(&aws_vars("users", &[("LOCKOUT_THRESHOLD", "0")]));
+    // Both start (a warning is not an error); their start-up logs say it or not.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    for child in [&mut on, &mut off] {
+        assert!(child.try_wait().unwrap().is_none(), "the function started");
+        child.start_kill().unwrap();
+    }
+    let off_log = drain(off.stdout.take().unwrap()).await;
+    let on_log = drain(on.stdout.take().unwrap()).await;
+    assert!(
+        off_log.contains("LOCKOUT_THRESHOLD=0") && off_log.contains("\"WARN\""),
+        "{off_log}"
+    );
+    assert!(!on_log.contains("LOCKOUT_THRESHOLD=0"), "{on_log}");
 }

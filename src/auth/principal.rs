@@ -47,7 +47,31 @@ pub struct Principal {
     pub source: PrincipalSource,
     /// What the token says of itself: its age, sign-in time and session.
     pub token: TokenFacts,
+    /// A user, or a machine (a client-credentials token: only token-authorizer lets those
+    /// through, and says so in its context).
+    pub kind: PrincipalKind,
 }
+
+/// Who a principal is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrincipalKind {
+    #[default]
+    User,
+    Machine,
+}
+
+impl PrincipalKind {
+    /// The value of token-authorizer's `principal_type` context key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "user",
+            PrincipalKind::Machine => "machine",
+        }
+    }
+}
+
+/// The key of a Lambda authorizer's context that says what kind of principal it let through.
+pub const PRINCIPAL_TYPE_KEY: &str = "principal_type";
 
 /// A caller this endpoint refuses before looking at any account.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,6 +88,10 @@ pub enum PrincipalError {
     /// 403: a machine (client-credentials) token.
     #[error("machine tokens cannot change a password")]
     MachineToken,
+    /// 401 `invalid_request`: behind an ALB, a token in the query string (its access logs keep
+    /// it) or a request the ALB did not receive over HTTPS.
+    #[error("the request cannot carry credentials this way: {0}")]
+    InsecureRequest(&'static str),
     /// 401 with an RFC 9470 challenge: the user signed in longer ago than `max_age` seconds
     /// (or the token does not say when).
     #[error("the sign-in is older than {max_age} seconds")]
@@ -213,16 +241,19 @@ pub fn caller_from_claims(
     };
     // Cognito client-credentials tokens: no user name, and the subject is the client itself.
     let has_username = get("username").is_some() || get("cognito:username").is_some();
-    if callers == Callers::Users
-        && !has_username
-        && get("client_id").as_deref() == Some(sub.as_str())
-    {
+    let kind = if !has_username && get("client_id").as_deref() == Some(sub.as_str()) {
+        PrincipalKind::Machine
+    } else {
+        PrincipalKind::User
+    };
+    if callers == Callers::Users && kind == PrincipalKind::Machine {
         return Err(PrincipalError::MachineToken);
     }
     Ok(Principal {
         user_id: sub,
         source,
         token: token_facts(claims, IssuedAt::Unknown),
+        kind,
     })
 }
 
@@ -296,6 +327,11 @@ fn from_lambda_context(context: &Map<String, Value>) -> Result<Principal, Princi
             .and_then(claim_string)
             .filter(|v| !v.is_empty())
     };
+    // A machine let through by token-authorizer (or any authorizer that says so) is refused
+    // here as from every other door (SPEC §3).
+    if get(PRINCIPAL_TYPE_KEY).as_deref() == Some(PrincipalKind::Machine.as_str()) {
+        return Err(PrincipalError::MachineToken);
+    }
     match get("sub")
         .or_else(|| get("principalId"))
         .filter(|s| acceptable_user_id(s))
@@ -304,6 +340,7 @@ fn from_lambda_context(context: &Map<String, Value>) -> Result<Principal, Princi
             user_id,
             source: PrincipalSource::LambdaAuthorizer,
             token: token_facts(context, IssuedAt::VouchedByAuthorizer),
+            kind: PrincipalKind::User,
         }),
         None => Err(PrincipalError::Unauthenticated),
     }

@@ -117,6 +117,7 @@ mod tests {
                 issued_at: IssuedAt::At(iat),
                 ..TokenFacts::default()
             },
+            kind: Default::default(),
         }
     }
 

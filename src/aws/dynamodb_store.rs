@@ -4,7 +4,8 @@
 use crate::aws::clients::error_chain;
 use crate::domain::account::{AccountRecord, AccountStatus, AccountType};
 use crate::domain::account_store::{
-    AccountStore, Attempt, AttemptLimit, PasswordChange, Reservation, StoreError,
+    AccountStore, Attempt, AttemptLimit, LOCK_PENDING_SECONDS, PasswordChange, Reservation,
+    StoreError,
 };
 use crate::domain::sessions::{MarkerSource, RevocationMarker, SessionIds};
 use aws_sdk_dynamodb::Client;
@@ -111,7 +112,7 @@ impl DynamoDbAccountStore {
             .table_name(&self.table)
             .key(KEY, Self::key(user_id))
             .update_expression(
-                "SET FailedPasswordAttempts = :zero, LockedUntil = :until ADD LockCount :one, ConsecutiveFailedAttempts :one REMOVE PasswordChangeEvent",
+                "SET FailedPasswordAttempts = :zero, LockedUntil = :until, LockPendingUntil = :pending ADD LockCount :one, ConsecutiveFailedAttempts :one REMOVE PasswordChangeEvent",
             )
             .condition_expression(condition)
             .expression_attribute_values(":zero", n(0))
@@ -119,6 +120,7 @@ impl DynamoDbAccountStore {
             .expression_attribute_values(":final", n(final_one))
             .expression_attribute_values(":lockCount", n(lock_count))
             .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":pending", n(now + LOCK_PENDING_SECONDS))
             .expression_attribute_values(":now", n(now));
         if last > 0 {
             request = request.expression_attribute_values(":last", n(last));
@@ -326,6 +328,7 @@ pub fn record_from_item(
         password_changed_at: string_attr(item, "PasswordChangedAt")?,
         failed_attempts: number_attr(item, "FailedPasswordAttempts")?.unwrap_or(0),
         locked_until: number_attr(item, "LockedUntil")?,
+        lock_pending_until: number_attr(item, "LockPendingUntil")?,
         lock_count: number_attr(item, "LockCount")?.unwrap_or(0),
         consecutive_failures: number_attr(item, "ConsecutiveFailedAttempts")?.unwrap_or(0),
         sign_in_required_after: number_attr(item, "SignInRequiredAfter")?,
@@ -410,7 +413,10 @@ impl AccountStore for DynamoDbAccountStore {
                 return Ok(Reservation::SignInRequired(since));
             }
             if let Some(until) = record.locked_until.filter(|until| *until > limit.now) {
-                return Ok(Reservation::Locked(until));
+                return Ok(match record.lock_pending_until.filter(|p| *p > limit.now) {
+                    Some(pending) => Reservation::LockPending(pending),
+                    None => Reservation::Locked(until),
+                });
             }
             lock_count = record.lock_count;
         }
@@ -419,31 +425,19 @@ impl AccountStore for DynamoDbAccountStore {
         ))
     }
 
-    async fn clear_attempts(&self, user_id: &str, attempt: Attempt) -> Result<(), StoreError> {
-        // Every count starts again; the lock or hard lock this attempt set, and only that one,
-        // is lifted.
+    async fn clear_attempts(&self, user_id: &str, _attempt: Attempt) -> Result<(), StoreError> {
+        // A right current password clears every count and lock (SPEC §4 step 6), whichever
+        // request set them, the hard lock included.
         let request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(KEY, Self::key(user_id))
+            .update_expression(
+                "SET FailedPasswordAttempts = :zero, ConsecutiveFailedAttempts = :zero, LockCount = :zero REMOVE LockedUntil, LockPendingUntil, SignInRequiredAfter, PasswordChangeEvent",
+            )
+            .condition_expression("attribute_exists(UserId)")
             .expression_attribute_values(":zero", n(0));
-        let counts = "SET FailedPasswordAttempts = :zero, ConsecutiveFailedAttempts = :zero, LockCount = :zero";
-        let request = match (attempt.lock, attempt.hard_lock) {
-            (Some(until), _) => request
-                .update_expression(format!("{counts} REMOVE LockedUntil, PasswordChangeEvent"))
-                .condition_expression("LockedUntil = :until")
-                .expression_attribute_values(":until", n(until)),
-            (None, Some(since)) => request
-                .update_expression(format!(
-                    "{counts} REMOVE SignInRequiredAfter, PasswordChangeEvent"
-                ))
-                .condition_expression("SignInRequiredAfter = :since")
-                .expression_attribute_values(":since", n(since)),
-            (None, None) => request
-                .update_expression(format!("{counts} REMOVE PasswordChangeEvent"))
-                .condition_expression("attribute_exists(UserId)"),
-        };
         ignore_condition(
             request
                 .send()
@@ -462,7 +456,7 @@ impl AccountStore for DynamoDbAccountStore {
         let request = match (attempt.lock, attempt.hard_lock) {
             (Some(until), _) => request
                 .update_expression(
-                    "SET FailedPasswordAttempts = :before ADD LockCount :minusOne, ConsecutiveFailedAttempts :minusOne REMOVE LockedUntil, PasswordChangeEvent",
+                    "SET FailedPasswordAttempts = :before ADD LockCount :minusOne, ConsecutiveFailedAttempts :minusOne REMOVE LockedUntil, LockPendingUntil, PasswordChangeEvent",
                 )
                 .condition_expression("LockedUntil = :until")
                 .expression_attribute_values(":before", n(attempt.used.saturating_sub(1)))
@@ -491,13 +485,27 @@ impl AccountStore for DynamoDbAccountStore {
         )
     }
 
+    async fn confirm_lock(&self, user_id: &str, until: i64) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, Self::key(user_id))
+            .update_expression("REMOVE LockPendingUntil, PasswordChangeEvent")
+            .condition_expression("LockedUntil = :until")
+            .expression_attribute_values(":until", n(until))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem(confirm lock)", e))?;
+        Ok(())
+    }
+
     async fn lift_hard_lock(&self, user_id: &str, since: i64) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
             .key(KEY, Self::key(user_id))
             .update_expression(
-                "SET FailedPasswordAttempts = :zero, ConsecutiveFailedAttempts = :zero, LockCount = :zero REMOVE SignInRequiredAfter, LockedUntil, PasswordChangeEvent",
+                "SET FailedPasswordAttempts = :zero, ConsecutiveFailedAttempts = :zero, LockCount = :zero REMOVE SignInRequiredAfter, LockedUntil, LockPendingUntil, PasswordChangeEvent",
             )
             .condition_expression("SignInRequiredAfter = :since")
             .expression_attribute_values(":zero", n(0))

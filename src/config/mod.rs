@@ -373,4 +373,49 @@ mod tests {
         assert!(of(None).is_err());
         assert!(of(Some("ht tp://x y")).is_err());
     }
+
+    #[test]
+    fn nist_lengths_scores_lists_and_the_failures_in_a_row() {
+        let base = ("USERS_TABLE", "t");
+        let c = config(&[base]).unwrap();
+        assert_eq!((c.policy.min_length, c.policy.min_score), (15, 0));
+        assert_eq!(c.protection.max_failures, 100);
+        assert!(!c.policy.identifier_substrings && c.policy.context_words.is_empty());
+        assert!(c.warnings().is_empty());
+        // 8 to 14 for deployments with a second factor; under 8 never.
+        for min in ["8", "14"] {
+            assert!(
+                config(&[base, ("PASSWORD_MIN_LENGTH", min)]).is_ok(),
+                "{min}"
+            );
+        }
+        let var = |pairs: &[(&str, &str)]| config(pairs).unwrap_err().variable;
+        assert_eq!(
+            var(&[base, ("PASSWORD_MIN_LENGTH", "7")]),
+            "PASSWORD_MIN_LENGTH"
+        );
+        for bad in ["0", "101"] {
+            assert_eq!(
+                var(&[base, ("LOCKOUT_MAX_FAILURES", bad)]),
+                "LOCKOUT_MAX_FAILURES"
+            );
+        }
+        assert_eq!(
+            var(&[base, ("PASSWORD_IDENTIFIER_SUBSTRINGS", "yes")]),
+            "PASSWORD_IDENTIFIER_SUBSTRINGS"
+        );
+        let c = config(&[
+            base,
+            ("PASSWORD_CONTEXT_WORDS", " Acme , acme workspace,,"),
+            ("PASSWORD_IDENTIFIER_SUBSTRINGS", "on"),
+            ("LOCKOUT_MAX_FAILURES", "10"),
+            ("LOCKOUT_THRESHOLD", "0"),
+        ])
+        .unwrap();
+        assert_eq!(c.policy.context_words, vec!["Acme", "acme workspace"]);
+        assert!(c.policy.identifier_substrings);
+        assert_eq!(c.protection.max_failures, 10);
+        assert_eq!(c.warnings().len(), 1);
+        assert!(c.warnings()[0].contains("LOCKOUT_THRESHOLD=0"));
+    }
 }

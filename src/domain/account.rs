@@ -37,6 +37,9 @@ pub struct AccountRecord {
     pub failed_attempts: u32,
     /// `LockedUntil`, epoch seconds.
     pub locked_until: Option<i64>,
+    /// `LockPendingUntil`: the lock was set by an attempt whose password is still being
+    /// verified, until then at the latest (epoch seconds); it may yet be lifted.
+    pub lock_pending_until: Option<i64>,
     /// `LockCount`: locks since the last right current password.
     pub lock_count: u32,
     /// `ConsecutiveFailedAttempts`: wrong current passwords in a row, across locks.
@@ -86,6 +89,7 @@ impl AccountRecord {
             password_changed_at: None,
             failed_attempts: 0,
             locked_until: None,
+            lock_pending_until: None,
             lock_count: 0,
             consecutive_failures: 0,
             sign_in_required_after: None,
@@ -111,6 +115,15 @@ impl AccountRecord {
         time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
             .ok()
             .map(|t| t.unix_timestamp())
+    }
+
+    /// Seconds until a pending lock is settled, when the account is locked only by an attempt
+    /// still being verified (which lifts it if its password is right).
+    pub fn lock_pending(&self, now: i64) -> Option<u64> {
+        self.lock_remaining(now)?;
+        self.lock_pending_until
+            .filter(|until| *until > now)
+            .map(|until| (until - now) as u64)
     }
 
     /// Seconds left on a lock at `now` (epoch seconds), if locked.

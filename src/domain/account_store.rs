@@ -104,7 +104,14 @@ pub enum Reservation {
     Locked(i64),
     /// The account is hard-locked since then (epoch seconds): a new sign-in is required.
     SignInRequired(i64),
+    /// The lock was set by an attempt still being verified, pending until then at the latest
+    /// (epoch seconds): it may yet be lifted.
+    LockPending(i64),
 }
+
+/// How long a lock set by the last attempt of a window stays pending at most: the attempt's
+/// verify ends within the request budget (8 s), and then confirms or lifts it.
+pub const LOCK_PENDING_SECONDS: i64 = 10;
 
 /// The account store port (SPEC §5). Implementations must make each method atomic.
 pub trait AccountStore: Send + Sync + 'static {
@@ -124,8 +131,8 @@ pub trait AccountStore: Send + Sync + 'static {
         limit: AttemptLimit,
     ) -> impl Future<Output = Result<Reservation, StoreError>> + Send;
 
-    /// The current password was right: the count starts again, and the lock `attempt` set, if
-    /// any, is lifted.
+    /// The current password was right: every count starts again, and every lock (the hard lock
+    /// too) is lifted, whichever request set it.
     fn clear_attempts(
         &self,
         user_id: &str,
@@ -138,6 +145,14 @@ pub trait AccountStore: Send + Sync + 'static {
         &self,
         user_id: &str,
         attempt: Attempt,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The attempt that set the lock until `until` had a wrong password: the lock is no longer
+    /// pending.
+    fn confirm_lock(
+        &self,
+        user_id: &str,
+        until: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Lifts the hard lock set at `since` (a token from a later sign-in came): every count and
@@ -198,7 +213,10 @@ impl AccountStore for InMemoryAccountStore {
             return Ok(Reservation::SignInRequired(since));
         }
         if let Some(until) = record.locked_until.filter(|until| *until > limit.now) {
-            return Ok(Reservation::Locked(until));
+            return Ok(match record.lock_pending_until.filter(|p| *p > limit.now) {
+                Some(pending) => Reservation::LockPending(pending),
+                None => Reservation::Locked(until),
+            });
         }
         record.consecutive_failures += 1;
         if record.consecutive_failures >= limit.max_failures {
@@ -221,6 +239,7 @@ impl AccountStore for InMemoryAccountStore {
         let until = limit.now + limit.lock_length(record.lock_count) as i64;
         record.failed_attempts = 0;
         record.locked_until = Some(until);
+        record.lock_pending_until = Some(limit.now + LOCK_PENDING_SECONDS);
         record.lock_count += 1;
         Ok(Reservation::Taken(Attempt {
             used: limit.threshold,
@@ -229,19 +248,27 @@ impl AccountStore for InMemoryAccountStore {
         }))
     }
 
-    async fn clear_attempts(&self, user_id: &str, attempt: Attempt) -> Result<(), StoreError> {
+    async fn clear_attempts(&self, user_id: &str, _attempt: Attempt) -> Result<(), StoreError> {
         if let Some(record) = self.lock().get_mut(user_id) {
             record.failed_attempts = 0;
             record.consecutive_failures = 0;
             record.lock_count = 0;
-            if attempt.lock.is_some() && record.locked_until == attempt.lock {
-                record.locked_until = None;
-            }
-            if attempt.hard_lock.is_some() && record.sign_in_required_after == attempt.hard_lock {
-                record.sign_in_required_after = None;
-            }
+            record.locked_until = None;
+            record.lock_pending_until = None;
+            record.sign_in_required_after = None;
         }
         Ok(())
+    }
+
+    async fn confirm_lock(&self, user_id: &str, until: i64) -> Result<(), StoreError> {
+        let mut records = self.lock();
+        match records.get_mut(user_id) {
+            Some(record) if record.locked_until == Some(until) => {
+                record.lock_pending_until = None;
+                Ok(())
+            }
+            _ => Err(StoreError::ConditionFailed),
+        }
     }
 
     async fn lift_hard_lock(&self, user_id: &str, since: i64) -> Result<(), StoreError> {
@@ -253,6 +280,7 @@ impl AccountStore for InMemoryAccountStore {
                 record.consecutive_failures = 0;
                 record.lock_count = 0;
                 record.locked_until = None;
+                record.lock_pending_until = None;
                 Ok(())
             }
             _ => Err(StoreError::ConditionFailed),
@@ -264,6 +292,7 @@ impl AccountStore for InMemoryAccountStore {
             match (attempt.lock, attempt.hard_lock) {
                 (Some(until), _) if record.locked_until == Some(until) => {
                     record.locked_until = None;
+                    record.lock_pending_until = None;
                     record.lock_count = record.lock_count.saturating_sub(1);
                     record.failed_attempts = attempt.used.saturating_sub(1);
                     record.consecutive_failures = record.consecutive_failures.saturating_sub(1);

@@ -13,7 +13,7 @@
 //! The context handed to the API carries `sub`, `iat` and the session ids, so that
 //! change-password itself, behind this authorizer, applies the same rule.
 
-use crate::auth::principal::{Callers, Principal};
+use crate::auth::principal::{Callers, PRINCIPAL_TYPE_KEY, Principal};
 use crate::auth::revocation::{RevocationCheck, Verdict};
 use crate::auth::token_verifier::{TokenFailure, TokenVerifier};
 use crate::domain::sessions::{IssuedAt, MarkerSource};
@@ -188,6 +188,8 @@ pub const UNKNOWN_IAT: &str = "unknown";
 fn context(principal: &Principal) -> Value {
     let mut context = Map::new();
     context.insert("sub".into(), json!(principal.user_id));
+    // What kind of principal was let through: change-password refuses machines (403).
+    context.insert(PRINCIPAL_TYPE_KEY.into(), json!(principal.kind.as_str()));
     // A token of unknown age says so, rather than leaving `iat` out: a function behind this
     // authorizer then applies its own check instead of taking the caller as vouched for.
     match principal.token.issued_at {

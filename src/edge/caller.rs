@@ -99,9 +99,24 @@ impl Callers {
                 via_query_token: false,
             });
         }
+        // Behind an ALB (SPEC §3): only HTTPS, and never a token in the query string, which
+        // the ALB's access logs keep.
+        let behind_alb = request_context.get("elb").is_some();
+        if behind_alb && !forwarded_over_https(request) {
+            return Err(PrincipalError::InsecureRequest(
+                "the request did not reach the load balancer over HTTPS",
+            )
+            .into());
+        }
         let (token, via_query_token) = match bearer_token(request) {
             Some(token) => (token, false),
             None => match query_token(request) {
+                Some(_) if behind_alb => {
+                    return Err(PrincipalError::InsecureRequest(
+                        "a token in the query string is refused behind a load balancer",
+                    )
+                    .into());
+                }
                 Some(token) => (token, true),
                 None => return Err(PrincipalError::Unauthenticated.into()),
             },
@@ -148,6 +163,16 @@ pub fn origin_of(request: &Request, request_context: &Value) -> RequestOrigin {
             .to_string()
     });
     RequestOrigin::new(&request_id, &source_ip, header(header::USER_AGENT))
+}
+
+/// Whether the load balancer received the request over HTTPS (`X-Forwarded-Proto: https`; the
+/// ALB sets it, a client cannot add to it).
+fn forwarded_over_https(request: &Request) -> bool {
+    request
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
 }
 
 /// `Authorization: Bearer <token>` (scheme case-insensitive, RFC 6750).

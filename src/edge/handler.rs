@@ -298,6 +298,7 @@ fn metric_of(outcome: &Outcome) -> Option<Metric> {
             Some(Metric::CurrentPasswordIncorrect)
         }
         Outcome::Failed(ChangeError::AccountLocked { .. }) => Some(Metric::AccountLocked),
+        Outcome::Failed(ChangeError::AttemptsInFlight { .. }) => Some(Metric::AttemptsInFlight),
         Outcome::Failed(ChangeError::SignInRequired { .. }) => Some(Metric::HardLocked),
         Outcome::Failed(ChangeError::Invalid(_) | ChangeError::PasswordReused { .. }) => {
             Some(Metric::PolicyRejected)

@@ -106,6 +106,15 @@ pub fn render(outcome: &Outcome, extra_warnings: Vec<Issue>, info: &RequestInfo<
                     ),
                 )],
             ),
+            PrincipalError::InsecureRequest(why) => problem(
+                S::UNAUTHORIZED,
+                "InsecureRequest",
+                &format!(
+                    "The credentials cannot be accepted: {why}. Send the token in the Authorization header over HTTPS."
+                ),
+                info,
+                &[(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_request\"")],
+            ),
             PrincipalError::ApiKeyCaller | PrincipalError::MachineToken => problem(
                 S::FORBIDDEN,
                 "Forbidden",
@@ -165,6 +174,17 @@ fn failed(e: &ChangeError, info: &RequestInfo<'_>) -> Rendered {
                 "No account exists for the signed-in user.",
             ),
             None,
+        ),
+        ChangeError::AttemptsInFlight { retry_after } => single(
+            S::TOO_MANY_REQUESTS,
+            Issue::business(
+                codes::ACCOUNT_LOCKED,
+                None,
+                "Other attempts on this account are being checked: try again in a few seconds.",
+            )
+            .with("RetryAfterSeconds", retry_after.to_string())
+            .with("Reason", "AttemptsInFlight".to_string()),
+            Some(*retry_after),
         ),
         ChangeError::AccountLocked { retry_after } => single(
             S::TOO_MANY_REQUESTS,

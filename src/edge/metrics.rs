@@ -15,6 +15,8 @@ pub enum Metric {
     AccountLocked,
     /// `LOCKOUT_MAX_FAILURES` wrong current passwords in a row: a new sign-in is required.
     HardLocked,
+    /// Refused for seconds while another attempt's verify settles a pending lock.
+    AttemptsInFlight,
     PolicyRejected,
     DependencyFailure,
     /// A token refused because it was issued before the account's last password change.
@@ -47,6 +49,7 @@ impl Metric {
             Metric::CurrentPasswordIncorrect => "CurrentPasswordIncorrect",
             Metric::AccountLocked => "AccountLocked",
             Metric::HardLocked => "HardLocked",
+            Metric::AttemptsInFlight => "AttemptsInFlight",
             Metric::PolicyRejected => "PolicyRejected",
             Metric::DependencyFailure => "DependencyFailure",
             Metric::TokenRevoked => "TokenRevoked",

@@ -72,6 +72,10 @@ impl AccountStore for ScriptedStore {
         self.inner.lift_hard_lock(user_id, since).await
     }
 
+    async fn confirm_lock(&self, user_id: &str, until: i64) -> Result<(), StoreError> {
+        self.inner.confirm_lock(user_id, until).await
+    }
+
     async fn commit(&self, change: &PasswordChange) -> Result<(), StoreError> {
         let earlier = self.commits.fetch_add(1, Ordering::SeqCst);
         match self.script {

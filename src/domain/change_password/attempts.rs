@@ -36,6 +36,9 @@ impl<S: AccountStore> ChangePasswordService<S> {
             Ok(Reservation::Locked(until)) => Err(ChangeError::AccountLocked {
                 retry_after: until.saturating_sub(now).max(1) as u64,
             }),
+            Ok(Reservation::LockPending(pending)) => Err(ChangeError::AttemptsInFlight {
+                retry_after: pending.saturating_sub(now).max(1) as u64,
+            }),
             Ok(Reservation::SignInRequired(since)) => Err(ChangeError::SignInRequired {
                 since: now.saturating_sub(since).max(0) as u64,
             }),
@@ -124,9 +127,15 @@ impl<S: AccountStore> ChangePasswordService<S> {
             }) => ChangeError::SignInRequired { since: 0 },
             Some(Attempt {
                 lock: Some(until), ..
-            }) => ChangeError::AccountLocked {
-                retry_after: until.saturating_sub(now).max(1) as u64,
-            },
+            }) => {
+                // The lock this attempt set is a real one now: no longer pending.
+                if let Err(e) = self.store.confirm_lock(&account.user_id, until).await {
+                    tracing::warn!(error = %e, "the lock could not be confirmed; it stays pending for seconds");
+                }
+                ChangeError::AccountLocked {
+                    retry_after: until.saturating_sub(now).max(1) as u64,
+                }
+            }
             Some(attempt) => self.counted_wrong(&account.user_id, attempt).await,
             None => ChangeError::CurrentPasswordIncorrect {
                 remaining_attempts: None,
@@ -148,6 +157,9 @@ impl<S: AccountStore> ChangePasswordService<S> {
                     return ChangeError::SignInRequired {
                         since: now.saturating_sub(since).max(0) as u64,
                     };
+                }
+                if let Some(retry_after) = account.lock_pending(now) {
+                    return ChangeError::AttemptsInFlight { retry_after };
                 }
                 match account.lock_remaining(now) {
                     Some(retry_after) => return ChangeError::AccountLocked { retry_after },

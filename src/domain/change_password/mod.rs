@@ -88,6 +88,10 @@ pub enum ChangeError {
     TokenRevoked,
     #[error("the account is locked for {retry_after} more seconds")]
     AccountLocked { retry_after: u64 },
+    /// Locked only by an attempt still being verified, which lifts the lock if its password is
+    /// right: worth trying again in `retry_after` seconds.
+    #[error("attempts are being verified; try again in {retry_after} seconds")]
+    AttemptsInFlight { retry_after: u64 },
     /// `LOCKOUT_MAX_FAILURES` wrong current passwords in a row: only a token from a sign-in
     /// after the hard lock may try again (`since`: seconds since the hard lock).
     #[error("the account is hard-locked since {since} seconds: a new sign-in is required")]
@@ -278,6 +282,9 @@ impl<S: AccountStore> ChangePasswordService<S> {
         let now = (self.clock)().unix_timestamp();
         if let Some(since) = account.sign_in_required_after {
             self.hard_lock(user_id, since, &request.token, now).await?;
+        }
+        if let Some(retry_after) = account.lock_pending(now) {
+            return Err(ChangeError::AttemptsInFlight { retry_after });
         }
         if let Some(retry_after) = account.lock_remaining(now) {
             return Err(ChangeError::AccountLocked { retry_after });

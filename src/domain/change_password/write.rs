@@ -78,10 +78,16 @@ impl<S: AccountStore> ChangePasswordService<S> {
                     refresh_tokens: RefreshTokens::Kept,
                 })
             }
-            Some(account) => Err(match account.lock_remaining(change.now) {
-                Some(retry_after) => ChangeError::AccountLocked { retry_after },
-                None => ChangeError::Conflict,
-            }),
+            Some(account) => Err(
+                match (
+                    account.lock_pending(change.now),
+                    account.lock_remaining(change.now),
+                ) {
+                    (Some(retry_after), _) => ChangeError::AttemptsInFlight { retry_after },
+                    (None, Some(retry_after)) => ChangeError::AccountLocked { retry_after },
+                    (None, None) => ChangeError::Conflict,
+                },
+            ),
             None => Err(ChangeError::AccountNotFound),
         }
     }
