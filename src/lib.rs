@@ -8,7 +8,8 @@
 //! - [`aws`]: the DynamoDB store, secrets, Cognito and SDK clients; implements `domain`'s ports.
 //! - [`web`]: outbound HTTPS that is not AWS (the issuer's JWKS, the breached-password range
 //!   API); implements `domain`'s breached-password port.
-//! - [`config`], [`logging`], and [`app`], the wiring done once at cold start.
+//! - [`config`], [`logging`], [`telemetry`] (traces over OTLP), and [`app`], the wiring done
+//!   once at cold start.
 
 pub mod app;
 pub mod auth;
@@ -17,4 +18,5 @@ pub mod config;
 pub mod domain;
 pub mod edge;
 pub mod logging;
+pub mod telemetry;
 pub mod web;

@@ -8,6 +8,7 @@
 use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
+use tracing_subscriber::Registry;
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -30,20 +31,36 @@ pub fn env_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> EnvFilt
     EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
+/// A layer that receives spans beside the logs (the traces of `telemetry`).
+pub type SpanLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
+
 /// Installs the global subscriber once, configured from the environment.
 pub fn init() {
+    init_with_spans(None);
+}
+
+/// [`init`], with `spans` (the traces, when configured) beside the logs.
+pub fn init_with_spans(spans: Option<SpanLayer>) {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok();
     let rust_log = std::env::var("RUST_LOG").ok();
     let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("text"));
-    init_with(
+    install(
         env_filter(level.as_deref(), rust_log.as_deref()),
         text,
         std::io::stdout,
+        spans,
     );
 }
 
 /// Installs the global subscriber once: `filter`, text or JSON lines, written to `writer`.
 pub fn init_with<W>(filter: EnvFilter, text: bool, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    install(filter, text, writer, None);
+}
+
+fn install<W>(filter: EnvFilter, text: bool, writer: W, spans: Option<SpanLayer>)
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -60,6 +77,7 @@ where
             .boxed()
     };
     let _ = tracing_subscriber::registry()
+        .with(spans)
         .with(layer.with_filter(filter).with_filter(filter_fn(allowed)))
         .try_init();
 }

@@ -943,63 +943,6 @@ async fn an_hs256_key_under_32_bytes_stops_the_cold_start_of_both_binaries() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sampled_invocations_send_a_subsegment_per_sdk_call_to_the_xray_daemon() {
-    let sdk = sdk().await;
-    let table = new_table(&sdk).await;
-    seed_demo(&sdk, &table, DEMO_CURRENT).await;
-    // The daemon: a UDP socket on loopback, as Lambda's is at AWS_XRAY_DAEMON_ADDRESS.
-    let daemon = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let address = daemon.local_addr().unwrap().to_string();
-    let api = RuntimeApi::start().await;
-    let mut child = api.spawn_function(&aws_vars(
-        &table,
-        &[("AWS_XRAY_DAEMON_ADDRESS", address.as_str())],
-    ));
-    // The emulator's trace header says Root=1-5759e988-...;Parent=53995c3f42cd8ad8;Sampled=1.
-    let body = json!({"CurrentPassword": DEMO_CURRENT, "NewPassword": DEMO_NEW}).to_string();
-    match api.invoke(http_event(&body), LIMIT).await {
-        Some(Invocation::Response(r)) => assert_eq!(r["statusCode"], 200, "{r}"),
-        other => panic!("{other:?}"),
-    }
-    let mut subsegments = Vec::new();
-    let mut buf = vec![0u8; 65_536];
-    while let Ok(Ok(n)) =
-        tokio::time::timeout(Duration::from_millis(500), daemon.recv(&mut buf)).await
-    {
-        let datagram = String::from_utf8(buf[..n].to_vec()).unwrap();
-        for secret in [DEMO_CURRENT, DEMO_NEW, "$argon2", DEMO_SUB] {
-            assert!(!datagram.contains(secret), "a subsegment holds {secret:?}");
-        }
-        let (header, document) = datagram.split_once('\n').unwrap();
-        assert_eq!(header, r#"{"format":"json","version":1}"#);
-        subsegments.push(serde_json::from_str::<Value>(document).unwrap());
-    }
-    child.kill().await.unwrap();
-    let operations: Vec<&str> = subsegments
-        .iter()
-        .map(|s| s["aws"]["operation"].as_str().unwrap())
-        .collect();
-    // The account's read, the reserved attempt and its clearing, the change.
-    assert_eq!(
-        operations,
-        ["GetItem", "UpdateItem", "UpdateItem", "UpdateItem"],
-        "{subsegments:?}"
-    );
-    for s in &subsegments {
-        assert_eq!(s["name"], "DynamoDB");
-        assert_eq!(s["type"], "subsegment");
-        assert_eq!(s["namespace"], "aws");
-        assert_eq!(s["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
-        assert_eq!(s["parent_id"], "53995c3f42cd8ad8");
-        assert_eq!(s["http"]["response"]["status"], 200);
-        assert_eq!(s["aws"]["region"], "eu-west-1");
-        assert_eq!(s["id"].as_str().unwrap().len(), 16);
-        assert!(s["start_time"].as_f64().unwrap() <= s["end_time"].as_f64().unwrap());
-        assert!(s.get("fault").is_none() && s.get("error").is_none(), "{s}");
-    }
-}
-
 /// Sets number attributes of the demo user's item.
 async fn set_numbers(sdk: &aws_config::SdkConfig, table: &str, values: &[(&str, i64)]) {
     let mut update = aws_sdk_dynamodb::Client::new(sdk)

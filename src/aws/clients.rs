@@ -1,8 +1,8 @@
 //! The AWS SDK configuration shared by every client: explicit timeouts well under the
-//! function timeout, and the standard retry mode. Endpoints come from the SDK's own
+//! function timeout, the standard retry mode, and a span per call in sampled traces. Endpoints come from the SDK's own
 //! `AWS_ENDPOINT_URL*` variables (local emulators), never from code paths of our own.
 
-use crate::aws::xray::XrayInterceptor;
+use crate::aws::sdk_spans::SdkSpans;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -35,46 +35,36 @@ pub async fn load() -> SdkConfig {
         .await
 }
 
-/// The X-Ray interceptor every client shares, when Lambda provides a daemon.
-fn xray(sdk: &SdkConfig) -> Option<XrayInterceptor> {
-    static XRAY: OnceLock<Option<XrayInterceptor>> = OnceLock::new();
-    XRAY.get_or_init(|| XrayInterceptor::from_env(sdk.region().map(|r| r.as_ref())))
+/// The span interceptor every client shares (it records only within a sampled trace).
+fn spans(sdk: &SdkConfig) -> SdkSpans {
+    static SPANS: OnceLock<SdkSpans> = OnceLock::new();
+    SPANS
+        .get_or_init(|| SdkSpans::new(sdk.region().map(|r| r.as_ref())))
         .clone()
 }
 
-/// The DynamoDB client (with X-Ray subsegments when traced).
+/// The DynamoDB client (with a span per call when traced).
 pub fn dynamodb(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
-    let mut config = aws_sdk_dynamodb::config::Builder::from(sdk);
-    if let Some(xray) = xray(sdk) {
-        config = config.interceptor(xray);
-    }
+    let config = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(spans(sdk));
     aws_sdk_dynamodb::Client::from_conf(config.build())
 }
 
-/// The Secrets Manager client (with X-Ray subsegments when traced).
+/// The Secrets Manager client (with a span per call when traced).
 pub fn secrets_manager(sdk: &SdkConfig) -> aws_sdk_secretsmanager::Client {
-    let mut config = aws_sdk_secretsmanager::config::Builder::from(sdk);
-    if let Some(xray) = xray(sdk) {
-        config = config.interceptor(xray);
-    }
+    let config = aws_sdk_secretsmanager::config::Builder::from(sdk).interceptor(spans(sdk));
     aws_sdk_secretsmanager::Client::from_conf(config.build())
 }
 
-/// The Cognito user pools client (with X-Ray subsegments when traced).
+/// The Cognito user pools client (with a span per call when traced).
 pub fn cognito(sdk: &SdkConfig) -> aws_sdk_cognitoidentityprovider::Client {
-    let mut config = aws_sdk_cognitoidentityprovider::config::Builder::from(sdk);
-    if let Some(xray) = xray(sdk) {
-        config = config.interceptor(xray);
-    }
+    let config =
+        aws_sdk_cognitoidentityprovider::config::Builder::from(sdk).interceptor(spans(sdk));
     aws_sdk_cognitoidentityprovider::Client::from_conf(config.build())
 }
 
-/// The SES v2 client (with X-Ray subsegments when traced), for `change-notice`.
+/// The SES v2 client (with a span per call when traced), for `change-notice`.
 pub fn sesv2(sdk: &SdkConfig) -> aws_sdk_sesv2::Client {
-    let mut config = aws_sdk_sesv2::config::Builder::from(sdk);
-    if let Some(xray) = xray(sdk) {
-        config = config.interceptor(xray);
-    }
+    let config = aws_sdk_sesv2::config::Builder::from(sdk).interceptor(spans(sdk));
     aws_sdk_sesv2::Client::from_conf(config.build())
 }
 

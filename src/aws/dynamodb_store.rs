@@ -34,16 +34,25 @@ impl DynamoDbAccountStore {
         AttributeValue::S(user_id.to_string())
     }
 
-    /// A consistent `GetItem` of the user's item (SPEC §5: reads are consistent).
+    /// A consistent `GetItem` of the user's item (SPEC §5: reads are consistent), projected
+    /// to `projection` (the roles may read nothing else).
     fn get(
         &self,
         user_id: &str,
+        projection: &str,
     ) -> aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder {
-        self.client
+        let request = self
+            .client
             .get_item()
             .table_name(&self.table)
             .key(KEY, Self::key(user_id))
             .consistent_read(true)
+            .projection_expression(projection);
+        if projection.contains("#status") {
+            request.expression_attribute_names("#status", "Status")
+        } else {
+            request
+        }
     }
 
     /// Takes an attempt that neither ends the lock window (fewer than `last` used) nor ends
@@ -169,6 +178,9 @@ impl DynamoDbAccountStore {
         Ok(())
     }
 }
+
+/// The attributes of an account record (`Status` is a reserved word: `#status`).
+pub const RECORD_PROJECTION: &str = "UserId, PasswordHash, PasswordVersion, PasswordHistory, PreviousPasswordHash, PasswordChangedAt, FailedPasswordAttempts, LockedUntil, LockPendingUntil, LockCount, ConsecutiveFailedAttempts, SignInRequiredAfter, AccountType, #status, Email, Username, TokensValidAfter, PasswordChangeSession";
 
 /// The condition "not hard-locked".
 const NOT_HARD_LOCKED: &str = "attribute_not_exists(SignInRequiredAfter)";
@@ -343,7 +355,7 @@ pub fn record_from_item(
 impl AccountStore for DynamoDbAccountStore {
     async fn load(&self, user_id: &str) -> Result<Option<AccountRecord>, StoreError> {
         let output = self
-            .get(user_id)
+            .get(user_id, RECORD_PROJECTION)
             .send()
             .await
             .map_err(|e| classify("GetItem", e))?;
@@ -584,8 +596,7 @@ impl AccountStore for DynamoDbAccountStore {
 impl MarkerSource for DynamoDbAccountStore {
     async fn marker(&self, user_id: &str) -> Result<Option<RevocationMarker>, StoreError> {
         let output = self
-            .get(user_id)
-            .projection_expression("TokensValidAfter, PasswordChangeSession")
+            .get(user_id, "TokensValidAfter, PasswordChangeSession")
             .send()
             .await
             .map_err(|e| classify("GetItem(marker)", e))?;

@@ -4,6 +4,7 @@
 use crate::domain::issue::{Field, Issue, Severity, codes};
 use std::future::Future;
 use std::pin::Pin;
+use tracing::Instrument;
 
 /// The corpus could not be asked now (down, slow, or an answer that is not one).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,7 +47,10 @@ pub struct PendingLookup(Option<tokio::task::JoinHandle<Result<u64, LookupFailed
 impl PendingLookup {
     /// Starts looking `password` up, when a corpus is configured.
     pub fn start(corpus: Option<&dyn BreachedPasswords>, password: &str) -> Self {
-        PendingLookup(corpus.map(|c| tokio::spawn(c.occurrences(password))))
+        PendingLookup(corpus.map(|c| {
+            let span = tracing::info_span!("breached_password.lookup");
+            tokio::spawn(c.occurrences(password).instrument(span))
+        }))
     }
 
     pub async fn finish(mut self) -> Breach {

@@ -4,6 +4,7 @@
 use crate::domain::password_hashing::{HashingError, PasswordHashing, PepperKeys};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use tracing::Instrument;
 
 /// Why argon2 work gave no answer.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +37,10 @@ impl HashingTasks {
     ) -> Result<bool, TaskError> {
         let (hasher, pepper) = (self.hasher.clone(), pepper.clone());
         let (password, stored) = (password.to_string(), stored.to_string());
-        Ok(blocking(move || hasher.verify(&password, &stored, &pepper)).await??)
+        let span = tracing::info_span!("argon2.verify");
+        Ok(blocking(move || hasher.verify(&password, &stored, &pepper))
+            .instrument(span)
+            .await??)
     }
 
     /// A new PHC string for `password`.
@@ -47,7 +51,10 @@ impl HashingTasks {
     ) -> Result<String, TaskError> {
         let (hasher, pepper, password) =
             (self.hasher.clone(), pepper.clone(), password.to_string());
-        Ok(blocking(move || hasher.hash(&password, &pepper)).await??)
+        let span = tracing::info_span!("argon2.hash");
+        Ok(blocking(move || hasher.hash(&password, &pepper))
+            .instrument(span)
+            .await??)
     }
 
     /// Whether `password` verifies against any of `hashes`. The checks run on up to one worker
@@ -62,6 +69,16 @@ impl HashingTasks {
         if hashes.is_empty() {
             return Ok(false);
         }
+        let span = tracing::info_span!("argon2.history", hashes = hashes.len());
+        self.search(password, hashes, pepper).instrument(span).await
+    }
+
+    async fn search(
+        &self,
+        password: &str,
+        hashes: &[String],
+        pepper: &Arc<PepperKeys>,
+    ) -> Result<bool, TaskError> {
         let found = Arc::new(AtomicBool::new(false));
         let hashes: Arc<[String]> = hashes.into();
         let workers = self.workers.min(hashes.len());

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod http1;
+pub mod recording_proxy;
 pub mod runtime_api;
 pub mod scripted_store;
 

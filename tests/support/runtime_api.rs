@@ -47,8 +47,12 @@ pub enum Invocation {
     Error(Value),
 }
 
+/// The trace header of an invocation unless the test gives another: a sampled X-Ray trace.
+pub const DEFAULT_TRACE: &str =
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
 struct Shared {
-    events: Mutex<mpsc::UnboundedReceiver<(String, Value)>>,
+    events: Mutex<mpsc::UnboundedReceiver<(String, Value, String)>>,
     pending: std::sync::Mutex<HashMap<String, oneshot::Sender<Invocation>>>,
     first_poll: std::sync::Mutex<Option<Instant>>,
     init_errors: std::sync::Mutex<Vec<String>>,
@@ -56,7 +60,7 @@ struct Shared {
 
 pub struct RuntimeApi {
     pub address: String,
-    sender: mpsc::UnboundedSender<(String, Value)>,
+    sender: mpsc::UnboundedSender<(String, Value, String)>,
     shared: Arc<Shared>,
     counter: AtomicUsize,
 }
@@ -91,10 +95,20 @@ impl RuntimeApi {
 
     /// Queues `event` and waits for the function's answer (or `None` after `limit`).
     pub async fn invoke(&self, event: Value, limit: Duration) -> Option<Invocation> {
+        self.invoke_traced(event, DEFAULT_TRACE, limit).await
+    }
+
+    /// [`Self::invoke`] with `trace` as the invocation's `Lambda-Runtime-Trace-Id`.
+    pub async fn invoke_traced(
+        &self,
+        event: Value,
+        trace: &str,
+        limit: Duration,
+    ) -> Option<Invocation> {
         let id = format!("req-{}", self.counter.fetch_add(1, Ordering::SeqCst));
         let (tx, rx) = oneshot::channel();
         self.shared.pending.lock().unwrap().insert(id.clone(), tx);
-        self.sender.send((id, event)).ok()?;
+        self.sender.send((id, event, trace.to_string())).ok()?;
         tokio::time::timeout(limit, rx).await.ok()?.ok()
     }
 
@@ -162,7 +176,9 @@ async fn serve_connection(mut socket: TcpStream, shared: Arc<Shared>) {
                 .unwrap()
                 .get_or_insert_with(Instant::now);
             let next = shared.events.lock().await.recv().await;
-            let Some((id, event)) = next else { return };
+            let Some((id, event, trace)) = next else {
+                return;
+            };
             let body = event.to_string();
             let deadline = (std::time::SystemTime::now() + Duration::from_secs(10))
                 .duration_since(std::time::UNIX_EPOCH)
@@ -172,7 +188,7 @@ async fn serve_connection(mut socket: TcpStream, shared: Arc<Shared>) {
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\n\
                  Lambda-Runtime-Deadline-Ms: {deadline}\r\n\
                  Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:eu-west-1:123456789012:function:change-password\r\n\
-                 Lambda-Runtime-Trace-Id: Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1\r\n\
+                 Lambda-Runtime-Trace-Id: {trace}\r\n\
                  Content-Length: {}\r\n\r\n{body}",
                 body.len()
             )
