@@ -9,7 +9,7 @@ export PATH := $(VENV)/bin:$(PATH)
 # argon2 and the test servers are CPU-bound; keep cargo's test threads to the cores we have.
 export RUST_TEST_THREADS ?= 2
 
-.PHONY: sam-build bench contract-test fuzz help run test test-rust test-neon lint fmt-check clippy cfn-lint template-test script-test openapi-lint venv clean
+.PHONY: sam-build bench contract-test fuzz help run test test-rust test-neon lint fmt-check clippy cfn-lint checkov template-test script-test openapi-lint venv clean
 
 help:
 	@echo "make run   - build, start moto, seed demo users, serve the function on 127.0.0.1:9000"
@@ -17,7 +17,7 @@ help:
 	@echo "make bench - benchmarks (criterion, cold start, peak RSS, ratio against argon2-cffi)"
 	@echo "make fuzz  - cargo fuzz of both targets for FUZZ_SECONDS each (default 120)"
 	@echo "make sam-build - sam build of template.yaml (arm64, cargo-lambda)"
-	@echo "make lint  - cargo fmt --check, clippy -D warnings, cfn-lint, sam validate, template tests, openapi validation"
+	@echo "make lint  - cargo fmt --check, clippy -D warnings, cfn-lint, sam validate, checkov, template and IAM tests, openapi validation"
 
 # Python tools, pinned: what `make run` needs (moto, cargo-lambda), and on top of it what the
 # tests and deployment need (cfn-lint, sam, argon2-cffi, openapi-spec-validator, schemathesis).
@@ -68,7 +68,7 @@ test-neon:
 contract-test: venv
 	scripts/with-moto.sh scripts/contract-test.sh
 
-lint: venv fmt-check clippy cfn-lint template-test script-test openapi-lint
+lint: venv fmt-check clippy cfn-lint checkov template-test script-test openapi-lint
 
 fmt-check:
 	cargo fmt --all -- --check
@@ -81,9 +81,27 @@ cfn-lint: venv
 	AWS_DEFAULT_REGION=eu-west-1 $(VENV)/bin/sam validate --lint --template-file template.yaml
 
 # template.yaml: least-privilege IAM, routes and authorizers, table, variables, alarms, and
-# the real SAM transform of every combination of front doors (Python unittest).
+# the real SAM transform of every combination of front doors (Python unittest); and the
+# evaluator of IAM policies against DynamoDB requests (scripts/iam_check.py), by its own tests.
 template-test: venv
-	$(PY) -m unittest tests/template_test.py
+	$(PY) -m unittest tests/template_test.py tests/iam_check_test.py
+
+# checkov, the IaC scanner, pinned in requirements-checkov.txt, in a venv of its own: checkov
+# 3.3.30 (like every release since 3.2.460) pins boto3==1.35.49 while aws-sam-cli 1.170.0 pins
+# boto3==1.43.108, so pip cannot install both in one venv (requirements-checkov.txt says more).
+CHECKOV_VENV := $(VENV)/checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+# template.yaml through checkov's CloudFormation checks, offline: no policy download from the
+# platform (--skip-download; no API key, so nothing is uploaded), no update check. Each finding
+# is fixed in the template or skipped inline on its resource (Metadata: checkov: skip, with the
+# reason): any failed check fails the target.
+checkov: $(CHECKOV_VENV)/.installed
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov \
+	  --skip-download --framework cloudformation --file template.yaml --compact --quiet
 
 # The Python tools' own tests: the benchmark charts and their arithmetic, the security-event
 # pipe's emulation (its filter, the batch its enrichment receives, the events' delivery to
