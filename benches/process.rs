@@ -14,6 +14,42 @@ use std::time::{Duration, Instant};
 
 const USER: &str = "7c1d5e2a-3b4f-4a6e-8d9c-0e1f2a3b4c5d";
 
+/// An OTLP/HTTP endpoint on loopback that accepts every export (the traces' cost, measured
+/// without a collector's).
+async fn otlp_sink() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 1 << 20];
+                loop {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {
+                            let reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+                            if socket.write_all(reply.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// [`vars`], with traces exported to `otlp` when given.
+fn vars_with(table: &str, otlp: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut v = vars(table);
+    if let Some(url) = otlp {
+        v.push(("OTEL_EXPORTER_OTLP_ENDPOINT", url.to_string()));
+    }
+    v
+}
+
 fn vars(table: &str) -> Vec<(&'static str, String)> {
     let mut v: Vec<(&'static str, String)> = [
         "AWS_ENDPOINT_URL",
@@ -53,31 +89,36 @@ async fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let (starts_n, changes_n) = if full { (20, 20) } else { (3, 2) };
     // Cold start: spawn, config, clients, handler, first poll. No AWS call is made at init.
-    let mut starts = Vec::new();
-    for _ in 0..starts_n {
-        let api = RuntimeApi::start().await;
-        let began = Instant::now();
-        let mut child = api.spawn_function(&vars("users"));
-        while api.first_poll().is_none() {
-            tokio::time::sleep(Duration::from_micros(200)).await;
-            assert!(began.elapsed() < Duration::from_secs(10), "no first poll");
+    // Without traces, and with an OTLP endpoint configured (the traces' set-up at cold start).
+    let sink = otlp_sink().await;
+    for otlp in [None, Some(sink.as_str())] {
+        let suffix = if otlp.is_some() { "_with_otlp" } else { "" };
+        let mut starts = Vec::new();
+        for _ in 0..starts_n {
+            let api = RuntimeApi::start().await;
+            let began = Instant::now();
+            let mut child = api.spawn_function(&vars_with("users", otlp));
+            while api.first_poll().is_none() {
+                tokio::time::sleep(Duration::from_micros(200)).await;
+                assert!(began.elapsed() < Duration::from_secs(10), "no first poll");
+            }
+            starts.push(
+                api.first_poll()
+                    .unwrap()
+                    .duration_since(began)
+                    .as_secs_f64()
+                    * 1000.0,
+            );
+            child.kill().await.unwrap();
         }
-        starts.push(
-            api.first_poll()
-                .unwrap()
-                .duration_since(began)
-                .as_secs_f64()
-                * 1000.0,
+        println!(
+            "cold_start_to_first_poll_ms{suffix} median {:.1} min {:.1} max {:.1} (n={})",
+            median(starts.clone()),
+            starts.iter().cloned().fold(f64::MAX, f64::min),
+            starts.iter().cloned().fold(0.0, f64::max),
+            starts.len()
         );
-        child.kill().await.unwrap();
     }
-    println!(
-        "cold_start_to_first_poll_ms median {:.1} min {:.1} max {:.1} (n={})",
-        median(starts.clone()),
-        starts.iter().cloned().fold(f64::MAX, f64::min),
-        starts.iter().cloned().fold(0.0, f64::max),
-        starts.len()
-    );
 
     // Peak RSS over 20 real changes (moto as the table), default argon2 parameters.
     let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
@@ -119,17 +160,55 @@ async fn main() {
     change_password::aws::dynamodb_store::put_record(&client, &table, &record)
         .await
         .unwrap();
-    let api = RuntimeApi::start().await;
-    let child = api.spawn_function(&vars(&table));
-    let pid = child.id().unwrap();
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/events/apigw-http-lambda-authorizer.json"
     ))
     .unwrap();
+    for otlp in [None, Some(sink.as_str())] {
+        let suffix = if otlp.is_some() { "_with_otlp" } else { "" };
+        let (child, latencies) = changes(&table, &text, changes_n, otlp).await;
+        let pid = child.id().unwrap();
+        let mut latencies = latencies;
+        // The first request after the cold start pays the lazy initialisation (the SDK's first
+        // connection and credentials, the first argon2 arena); it is reported on its own.
+        let first = latencies.remove(0);
+        println!(
+            "first_request_ms_after_cold_start{suffix} {first:.1} (argon2 verify + hash + 4 moto calls, plus lazy initialisation)"
+        );
+        if !latencies.is_empty() {
+            println!(
+                "request_ms_against_moto{suffix} median {:.1} (n={}; warm: argon2 verify + hash + GetItem, 3 UpdateItem)",
+                median(latencies.clone()),
+                latencies.len()
+            );
+        }
+        println!(
+            "peak_rss_kib{suffix} {} (VmHWM after {changes_n} changes; endpoint {endpoint})",
+            peak_rss_kib(pid).unwrap_or(0)
+        );
+        drop(child);
+        // The next round starts from the same password again.
+        change_password::aws::dynamodb_store::put_record(&client, &table, &record)
+            .await
+            .unwrap();
+    }
+    first_requests_in_the_default_configuration(&client, &table, if full { 10 } else { 1 }).await;
+}
+
+/// `n` changes in a row on a fresh process (traces exported to `otlp` when given): the process
+/// and each change's latency.
+async fn changes(
+    table: &str,
+    text: &str,
+    n: usize,
+    otlp: Option<&str>,
+) -> (tokio::process::Child, Vec<f64>) {
+    let api = RuntimeApi::start().await;
+    let child = api.spawn_function(&vars_with(table, otlp));
     let mut latencies = Vec::new();
-    for i in 0..changes_n {
-        let mut e: Value = serde_json::from_str(&text).unwrap();
+    for i in 0..n {
+        let mut e: Value = serde_json::from_str(text).unwrap();
         e["body"] = json!(json!({"CurrentPassword": format!("pw-{i}-Violet-Harbor-Lantern"), "NewPassword": format!("pw-{}-Violet-Harbor-Lantern", i + 1)}).to_string());
         let began = Instant::now();
         match api.invoke(e, Duration::from_secs(20)).await {
@@ -138,25 +217,8 @@ async fn main() {
         }
         latencies.push(began.elapsed().as_secs_f64() * 1000.0);
     }
-    // The first request after the cold start pays the lazy initialisation (the SDK's first
-    // connection and credentials, the first argon2 arena); it is reported on its own.
-    let first = latencies.remove(0);
-    println!(
-        "first_request_ms_after_cold_start {first:.1} (argon2 verify + hash + 4 moto calls, plus lazy initialisation)"
-    );
-    if !latencies.is_empty() {
-        println!(
-            "request_ms_against_moto median {:.1} (n={}; warm: argon2 verify + hash + GetItem, 3 UpdateItem)",
-            median(latencies.clone()),
-            latencies.len()
-        );
-    }
-    println!(
-        "peak_rss_kib {} (VmHWM after {changes_n} changes; endpoint {endpoint})",
-        peak_rss_kib(pid).unwrap_or(0)
-    );
-    drop(child);
-    first_requests_in_the_default_configuration(&client, &table, if full { 10 } else { 1 }).await;
+    std::mem::forget(api);
+    (child, latencies)
 }
 
 /// The first request after a cold start as people run the function: the default history of 5,

@@ -107,10 +107,14 @@ impl Telemetry {
                 attributes.push(KeyValue::new(key, value));
             }
         }
-        let resource = Resource::builder()
-            .with_service_name(function_name.clone())
-            .with_attributes(attributes)
-            .build();
+        // OTEL_SERVICE_NAME (read by the builder) wins; else the function's name.
+        let builder = Resource::builder().with_attributes(attributes);
+        let builder = if std::env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.trim().is_empty()) {
+            builder
+        } else {
+            builder.with_service_name(function_name.clone())
+        };
+        let resource = builder.build();
         // The endpoint, headers and timeout come from the standard OTEL_* variables.
         let mut exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()

@@ -6,7 +6,9 @@ NoticeFrom), and the real SAM transform of every front-door combination, with an
 change-notice (every door invokes the alias). Issue 21: access tokens only at the API Gateway
 doors (AccessTokensOnly, through the transform too), each role's DynamoDB attributes against
 those the Rust stores name, the optional customer key (KmsKeyArn) on every table, log group,
-environment and queue, and checkov's inline skips (each with its reason).
+environment and queue, and checkov's inline skips (each with its reason). Issue 22: traces
+(EnableTracing) as Lambda's active tracing plus, on change-password only, the ADOT collector layer
+(TracesCollectorLayerArn), its OTEL_* variables and the X-Ray writes, and none of it without.
 
 Run: .venv/bin/python -m unittest tests/template_test.py -v
 (stdlib unittest; cfn-lint's YAML loader; samtranslator from aws-sam-cli for the transform.)
@@ -116,6 +118,22 @@ PSEUDO_PARAMETERS = {
 
 NO_VALUE = {"Ref": "AWS::NoValue"}
 XRAY_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+
+# Traces (issue 22): AWS's ADOT collector layer for arm64 (the default of TracesCollectorLayerArn,
+# "adot"), as the template builds it and as it resolves in PSEUDO_VALUES' region; a layer of the
+# operator's own; the endpoint of the collector's OTLP/HTTP receiver.
+ADOT_LAYER = {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:901920570463:layer:"
+                         "aws-otel-collector-arm64-ver-0-151-0:1"}
+ADOT_LAYER_ARN = "arn:aws:lambda:eu-west-1:901920570463:layer:aws-otel-collector-arm64-ver-0-151-0:1"
+OWN_LAYER_ARN = "arn:aws:lambda:eu-west-1:123456789012:layer:otel-collector-arm64:3"
+COLLECTOR_ENDPOINT = "http://localhost:4318"
+# The OpenTelemetry variables the template may set on change-password (the standard names, read
+# by the OpenTelemetry SDK that src/telemetry.rs builds, not by src/config): only with EnableTracing.
+OTEL_VARIABLES = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"]
+TELEMETRY_RS = ROOT / "src" / "telemetry.rs"
+# Every function of the template and its role.
+FUNCTION_ROLES = {"ChangePasswordFunction": "ChangePasswordRole", "TokenAuthorizerFunction": "TokenAuthorizerRole",
+                  "SecurityEventFunction": "SecurityEventRole", "ChangeNoticeFunction": "ChangeNoticeRole"}
 
 # AccessTokensOnly (issue 21): the scope that only Cognito access tokens carry.
 ACCESS_TOKEN_SCOPE = "aws.cognito.signin.user.admin"
@@ -996,8 +1014,10 @@ class TemplateTest(unittest.TestCase):
             self.assertTrue(name in self.env or name in readme, f"{name} neither set nor in docs/configuration.md")
 
     def test_every_variable_set_is_a_spec_variable(self):
-        unknown = sorted(set(self.env) - set(SPEC_VARIABLES))
+        # Besides SPEC.md's, only OpenTelemetry's standard variables (test_tracing_on_...).
+        unknown = sorted(set(self.env) - set(SPEC_VARIABLES) - set(OTEL_VARIABLES))
         self.assertEqual(unknown, [], "variables the function does not read (typo?)")
+        self.assertIn('"OTEL_EXPORTER_OTLP_ENDPOINT"', TELEMETRY_RS.read_text())
 
     def test_every_reference_has_a_target(self):
         names = set(self.t["Parameters"]) | set(self.res) | PSEUDO_PARAMETERS
@@ -1232,13 +1252,17 @@ class TemplateTest(unittest.TestCase):
         "SecurityEventBusArn": "arn:aws:events:eu-west-1:123456789012:event-bus/security",
         "BreachedPasswordCheck": "off", "BreachedPasswordFail": "closed", "MaxAuthAgeSeconds": 300,
         "AlbListenerArn": ALB_LISTENER_ARN, "KmsKeyArn": KMS_KEY_ARN,
+        "TracesCollectorLayerArn": OWN_LAYER_ARN,
     }
 
     def test_version_description_changes_exactly_when_the_version_configuration_does(self):
+        # With tracing on (and the default layer, or none) the layer parameter changes the
+        # configuration too; with it off, nothing.
         self.assert_version_description_follows_the_configuration(
             FUNCTION, self.LONGEST_VALUES, self.VARIATIONS,
             extras=({}, {"EnableFunctionUrl": "true"}, {"RevokeRefreshTokensOnChange": "true"},
-                    {"MaxAuthAgeSeconds": 0}),
+                    {"MaxAuthAgeSeconds": 0}, {"EnableTracing": "true"},
+                    {"EnableTracing": "true", "TracesCollectorLayerArn": ""}),
             min_changes=15)
 
     # -- issue 13: token-authorizer ------------------------------------------------------------
@@ -1789,6 +1813,129 @@ class TemplateTest(unittest.TestCase):
         self.assertIn(("TracingEnabled", XRAY_ACTIONS),
                       [(c, sorted(as_list(s["Action"]))) for c, s in self.statements()])
 
+    # -- traces on OpenTelemetry (issue 22) ----------------------------------------------------
+
+    def traced(self, function, **values):
+        """(resolved properties of `function`, [(sorted actions, resources)] of its role) for
+        these parameter values (with a notice sender, so that change-notice's resources exist)."""
+        ev = Evaluator(self.t, **{**NOTICE_VALUES, **values})
+        props = ev.value(self.res[function]["Properties"])
+        role = ev.value(self.res[FUNCTION_ROLES[function]]["Properties"])
+        statements = [(sorted(as_list(s["Action"])), as_list(s["Resource"]))
+                      for policy in role["Policies"] for s in as_list(policy["PolicyDocument"]["Statement"])]
+        return props, statements
+
+    def test_collector_layer_parameter(self):
+        param = self.t["Parameters"]["TracesCollectorLayerArn"]
+        self.assertEqual(param["Default"], "adot")
+        pattern = re.compile(param["AllowedPattern"])
+        for value in ("", "adot", ADOT_LAYER_ARN, OWN_LAYER_ARN,
+                      "arn:aws-cn:lambda:cn-north-1:123456789012:layer:collector:12"):
+            self.assertTrue(pattern.fullmatch(value), value)
+        for value in ("none", "ADOT", " adot", "arn:aws:lambda:eu-west-1:123456789012:layer:collector",
+                      "arn:aws:lambda:eu-west-1:123456789012:function:collector:1",
+                      "arn:aws:lambda:eu-west-1:1234:layer:collector:1", "https://example.com/layer.zip"):
+            self.assertFalse(pattern.fullmatch(value), value)
+        self.assertEqual(self.t["Conditions"]["HasTracesCollector"], {"Fn::And": [
+            {"Condition": "TracingEnabled"}, {"Fn::Not": [{"Fn::Equals": [{"Ref": "TracesCollectorLayerArn"}, ""]}]}]})
+        self.assertEqual(self.t["Conditions"]["AdotTracesCollector"],
+                         {"Fn::Equals": [{"Ref": "TracesCollectorLayerArn"}, "adot"]})
+        # "adot" is AWS's ADOT collector for arm64 (the function's architecture), in the stack's
+        # partition and region, from AWS's account.
+        self.assertEqual(self.fn["Layers"], {"Fn::If": [
+            "HasTracesCollector", [{"Fn::If": ["AdotTracesCollector", ADOT_LAYER, {"Ref": "TracesCollectorLayerArn"}]}],
+            NO_VALUE]})
+        self.assertEqual(self.fn["Architectures"], ["arm64"])
+        self.assertIn("-arm64-", ADOT_LAYER["Fn::Sub"])
+        group = next(g for g in self.t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+                     if "EnableTracing" in g["Parameters"])
+        self.assertIn("TracesCollectorLayerArn", group["Parameters"])
+
+    def test_tracing_off_adds_no_layer_no_otel_variable_and_no_x_ray_write(self):
+        # Whatever the layer parameter holds: no layer, no OTEL_* (the function builds no
+        # exporter), Lambda's tracing only passed through, and no X-Ray action on any role.
+        for layer in ("adot", OWN_LAYER_ARN, ""):
+            for function in FUNCTION_ROLES:
+                with self.subTest(function=function, TracesCollectorLayerArn=layer):
+                    props, statements = self.traced(function, EnableTracing="false", TracesCollectorLayerArn=layer)
+                    self.assertEqual(props["Tracing"], "PassThrough")
+                    self.assertNotIn("Layers", props)
+                    self.assertEqual([v for v in props["Environment"]["Variables"] if v.startswith("OTEL_")], [])
+                    self.assertEqual([a for actions, _ in statements for a in actions if a.startswith("xray:")], [])
+        ev = Evaluator(self.t, EnableTracing="false")
+        self.assertIs(ev.value(self.res["RestApi"]["Properties"]["TracingEnabled"]), False)
+        self.assertIn("xray=off", ev.value(self.fn["VersionDescription"]))
+
+    def test_tracing_on_adds_the_adot_collector_to_change_password(self):
+        props, statements = self.traced(FUNCTION, EnableTracing="true")
+        # Lambda samples and says Sampled=1 (the function exports only those), and records its
+        # own segments.
+        self.assertEqual(props["Tracing"], "Active")
+        self.assertEqual(props["Layers"], [ADOT_LAYER_ARN])
+        otel = {k: v for k, v in props["Environment"]["Variables"].items() if k.startswith("OTEL_")}
+        self.assertEqual(otel, {"OTEL_EXPORTER_OTLP_ENDPOINT": COLLECTOR_ENDPOINT,
+                                "OTEL_SERVICE_NAME": "change-password"})
+        self.assertEqual(sorted(otel), OTEL_VARIABLES)
+        # The collector's awsxray exporter and Lambda's segments: the two writes, on "*" (X-Ray
+        # has no resource-level permissions), and no other X-Ray action (not xray:PutSpans:
+        # no OTLP endpoint of X-Ray's).
+        xray = [(actions, resources) for actions, resources in statements
+                if any(a.startswith("xray:") for a in actions)]
+        self.assertEqual(xray, [(XRAY_ACTIONS, ["*"])])
+        self.assertIn("xray=adot", Evaluator(self.t, EnableTracing="true").value(self.fn["VersionDescription"]))
+        self.assertIs(Evaluator(self.t, EnableTracing="true").value(self.res["RestApi"]["Properties"]["TracingEnabled"]),
+                      True)
+
+    def test_tracing_on_gives_the_other_functions_lambda_segments_only(self):
+        for function in FUNCTION_ROLES:
+            if function == FUNCTION:
+                continue
+            with self.subTest(function=function):
+                props, statements = self.traced(function, EnableTracing="true")
+                self.assertEqual(props["Tracing"], "Active")
+                self.assertNotIn("Layers", props)
+                self.assertEqual([v for v in props["Environment"]["Variables"] if v.startswith("OTEL_")], [])
+                self.assertIn((XRAY_ACTIONS, ["*"]), statements)
+
+    def test_tracing_with_a_layer_of_ones_own_or_none(self):
+        # Another collector layer: that one, on the same endpoint.
+        props, statements = self.traced(FUNCTION, EnableTracing="true", TracesCollectorLayerArn=OWN_LAYER_ARN)
+        self.assertEqual(props["Layers"], [OWN_LAYER_ARN])
+        self.assertEqual(props["Environment"]["Variables"]["OTEL_EXPORTER_OTLP_ENDPOINT"], COLLECTOR_ENDPOINT)
+        self.assertIn((XRAY_ACTIONS, ["*"]), statements)
+        # No layer: nothing listens on localhost, so no endpoint (the function exports nothing
+        # until one is set); Lambda's active tracing and its X-Ray writes stay.
+        props, statements = self.traced(FUNCTION, EnableTracing="true", TracesCollectorLayerArn="")
+        self.assertEqual(props["Tracing"], "Active")
+        self.assertNotIn("Layers", props)
+        self.assertNotIn("OTEL_EXPORTER_OTLP_ENDPOINT", props["Environment"]["Variables"])
+        self.assertEqual(props["Environment"]["Variables"]["OTEL_SERVICE_NAME"], "change-password")
+        self.assertIn((XRAY_ACTIONS, ["*"]), statements)
+
+    def test_version_description_names_the_collector_layer(self):
+        def description(**values):
+            return Evaluator(self.t, EnableTracing="true", **values).value(self.fn["VersionDescription"])
+        self.assertIn("xray=adot", description())
+        self.assertIn("xray=on", description(TracesCollectorLayerArn=""))
+        # A layer of one's own: its account, name and version (partition and region are the stack's).
+        self.assertIn("xray=123456789012:otel-collector-arm64:3", description(TracesCollectorLayerArn=OWN_LAYER_ARN))
+        # The OpenTelemetry community's collector layer, a long name, fits with the other defaults.
+        community = "arn:aws:lambda:eu-west-1:184161586896:layer:opentelemetry-collector-arm64-0_23_0:1"
+        self.assertLessEqual(len(description(TracesCollectorLayerArn=community)), 256)
+
+    def test_tracing_choice_is_explained(self):
+        # The comment above EnableTracing says why the ADOT collector layer, what it costs and
+        # what was not taken.
+        text = TEMPLATE.read_text()
+        comment = text[text.index("  # Traces (issue 22)."): text.index("  EnableTracing:")]
+        for words in ("provided.al2023", "localhost:4318", "X-Ray", "Rust", "cold start",
+                      "OTLP endpoint", "SigV4", "Transaction Search", "account- and region-wide",
+                      "resource-level permissions"):
+            self.assertIn(words, comment)
+        # The role's comment says why "*".
+        role = text[text.index("  ChangePasswordRole:"): text.index("  ChangePasswordDeployRole:")]
+        self.assertIn("X-Ray does not support resource-level", role)
+
     # -- dashboard (issue 15, point 2) ---------------------------------------------------------
 
     def emitted_metrics(self):
@@ -2210,6 +2357,11 @@ class SamTransformTest(unittest.TestCase):
         self.assertEqual(stage["MethodSettings"][0]["ThrottlingRateLimit"], {"Ref": "ApiThrottlingRateLimit"})
         function = resources[FUNCTION]["Properties"]
         self.assertEqual(function["TracingConfig"], {"Mode": {"Fn::If": ["TracingEnabled", "Active", "PassThrough"]}})
+        # The collector layer and its endpoint, as the template gives them.
+        template = load_template()["Resources"][FUNCTION]["Properties"]
+        self.assertEqual(function["Layers"], template["Layers"])
+        for name in OTEL_VARIABLES:
+            self.assertEqual(function["Environment"]["Variables"][name], template["Environment"]["Variables"][name])
         self.assertEqual(function["ReservedConcurrentExecutions"]["Fn::If"][0], "HasReservedConcurrency")
 
 

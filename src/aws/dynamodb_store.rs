@@ -160,13 +160,14 @@ impl DynamoDbAccountStore {
             .table_name(&self.table)
             .key(KEY, Self::key(user_id))
             .update_expression(
-                "SET FailedPasswordAttempts = :zero, SignInRequiredAfter = :now ADD ConsecutiveFailedAttempts :one REMOVE PasswordChangeEvent",
+                "SET FailedPasswordAttempts = :zero, SignInRequiredAfter = :now, LockPendingUntil = :pending ADD ConsecutiveFailedAttempts :one REMOVE PasswordChangeEvent",
             )
             .condition_expression(format!(
                 "attribute_exists(UserId) AND {NOT_LOCKED} AND {NOT_HARD_LOCKED}{enough}"
             ))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":pending", n(now + LOCK_PENDING_SECONDS))
             .expression_attribute_values(":now", n(now));
         if final_one > 0 {
             request = request.expression_attribute_values(":final", n(final_one));
@@ -422,7 +423,10 @@ impl AccountStore for DynamoDbAccountStore {
                 .await?
                 .ok_or(StoreError::ConditionFailed)?;
             if let Some(since) = record.sign_in_required_after {
-                return Ok(Reservation::SignInRequired(since));
+                return Ok(match record.lock_pending_until.filter(|p| *p > limit.now) {
+                    Some(pending) => Reservation::LockPending(pending),
+                    None => Reservation::SignInRequired(since),
+                });
             }
             if let Some(until) = record.locked_until.filter(|until| *until > limit.now) {
                 return Ok(match record.lock_pending_until.filter(|p| *p > limit.now) {
@@ -475,7 +479,7 @@ impl AccountStore for DynamoDbAccountStore {
                 .expression_attribute_values(":until", n(until)),
             (None, Some(since)) => request
                 .update_expression(
-                    "ADD ConsecutiveFailedAttempts :minusOne REMOVE SignInRequiredAfter, PasswordChangeEvent",
+                    "ADD ConsecutiveFailedAttempts :minusOne REMOVE SignInRequiredAfter, LockPendingUntil, PasswordChangeEvent",
                 )
                 .condition_expression("SignInRequiredAfter = :since")
                 .expression_attribute_values(":since", n(since)),
@@ -503,7 +507,7 @@ impl AccountStore for DynamoDbAccountStore {
             .table_name(&self.table)
             .key(KEY, Self::key(user_id))
             .update_expression("REMOVE LockPendingUntil, PasswordChangeEvent")
-            .condition_expression("LockedUntil = :until")
+            .condition_expression("LockedUntil = :until OR SignInRequiredAfter = :until")
             .expression_attribute_values(":until", n(until))
             .send()
             .await

@@ -117,10 +117,12 @@ impl AccountRecord {
             .map(|t| t.unix_timestamp())
     }
 
-    /// Seconds until a pending lock is settled, when the account is locked only by an attempt
-    /// still being verified (which lifts it if its password is right).
+    /// Seconds until a pending lock (or hard lock) is settled, when the account is locked only by
+    /// an attempt still being verified (which lifts it if its password is right).
     pub fn lock_pending(&self, now: i64) -> Option<u64> {
-        self.lock_remaining(now)?;
+        if self.sign_in_required_after.is_none() {
+            self.lock_remaining(now)?;
+        }
         self.lock_pending_until
             .filter(|until| *until > now)
             .map(|until| (until - now) as u64)

@@ -147,8 +147,8 @@ pub trait AccountStore: Send + Sync + 'static {
         attempt: Attempt,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The attempt that set the lock until `until` had a wrong password: the lock is no longer
-    /// pending.
+    /// The attempt that set the lock until `until` (or the hard lock at `until`) had a wrong
+    /// password: the lock is no longer pending.
     fn confirm_lock(
         &self,
         user_id: &str,
@@ -210,7 +210,10 @@ impl AccountStore for InMemoryAccountStore {
             .get_mut(user_id)
             .ok_or(StoreError::ConditionFailed)?;
         if let Some(since) = record.sign_in_required_after {
-            return Ok(Reservation::SignInRequired(since));
+            return Ok(match record.lock_pending_until.filter(|p| *p > limit.now) {
+                Some(pending) => Reservation::LockPending(pending),
+                None => Reservation::SignInRequired(since),
+            });
         }
         if let Some(until) = record.locked_until.filter(|until| *until > limit.now) {
             return Ok(match record.lock_pending_until.filter(|p| *p > limit.now) {
@@ -222,6 +225,7 @@ impl AccountStore for InMemoryAccountStore {
         if record.consecutive_failures >= limit.max_failures {
             record.failed_attempts = 0;
             record.sign_in_required_after = Some(limit.now);
+            record.lock_pending_until = Some(limit.now + LOCK_PENDING_SECONDS);
             return Ok(Reservation::Taken(Attempt {
                 used: limit.threshold,
                 lock: None,
@@ -263,7 +267,10 @@ impl AccountStore for InMemoryAccountStore {
     async fn confirm_lock(&self, user_id: &str, until: i64) -> Result<(), StoreError> {
         let mut records = self.lock();
         match records.get_mut(user_id) {
-            Some(record) if record.locked_until == Some(until) => {
+            Some(record)
+                if record.locked_until == Some(until)
+                    || record.sign_in_required_after == Some(until) =>
+            {
                 record.lock_pending_until = None;
                 Ok(())
             }
@@ -299,6 +306,7 @@ impl AccountStore for InMemoryAccountStore {
                 }
                 (_, Some(since)) if record.sign_in_required_after == Some(since) => {
                     record.sign_in_required_after = None;
+                    record.lock_pending_until = None;
                     record.consecutive_failures = record.consecutive_failures.saturating_sub(1);
                 }
                 (None, None) => {

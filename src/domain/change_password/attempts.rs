@@ -123,8 +123,14 @@ impl<S: AccountStore> ChangePasswordService<S> {
         }
         Err(match attempt {
             Some(Attempt {
-                hard_lock: Some(_), ..
-            }) => ChangeError::SignInRequired { since: 0 },
+                hard_lock: Some(since),
+                ..
+            }) => {
+                if let Err(e) = self.store.confirm_lock(&account.user_id, since).await {
+                    tracing::warn!(error = %e, "the hard lock could not be confirmed; it stays pending for seconds");
+                }
+                ChangeError::SignInRequired { since: 0 }
+            }
             Some(Attempt {
                 lock: Some(until), ..
             }) => {
@@ -153,13 +159,13 @@ impl<S: AccountStore> ChangePasswordService<S> {
         let now = (self.clock)().unix_timestamp();
         let used = match self.store.load(user_id).await {
             Ok(Some(account)) => {
+                if let Some(retry_after) = account.lock_pending(now) {
+                    return ChangeError::AttemptsInFlight { retry_after };
+                }
                 if let Some(since) = account.sign_in_required_after {
                     return ChangeError::SignInRequired {
                         since: now.saturating_sub(since).max(0) as u64,
                     };
-                }
-                if let Some(retry_after) = account.lock_pending(now) {
-                    return ChangeError::AttemptsInFlight { retry_after };
                 }
                 match account.lock_remaining(now) {
                     Some(retry_after) => return ChangeError::AccountLocked { retry_after },

@@ -281,6 +281,9 @@ impl<S: AccountStore> ChangePasswordService<S> {
         // then the lock of the window.
         let now = (self.clock)().unix_timestamp();
         if let Some(since) = account.sign_in_required_after {
+            if let Some(retry_after) = account.lock_pending(now) {
+                return Err(ChangeError::AttemptsInFlight { retry_after });
+            }
             self.hard_lock(user_id, since, &request.token, now).await?;
         }
         if let Some(retry_after) = account.lock_pending(now) {
