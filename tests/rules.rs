@@ -744,3 +744,179 @@ async fn a_write_in_flight_when_the_budget_ends_is_a_503_and_its_retry_a_200() {
         (Some(1), 0)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// SPEC rules pinned over HTTP (issue 23).
+
+#[tokio::test]
+async fn new_passwords_are_stored_exactly_neither_trimmed_nor_truncated() {
+    let (sdk, table, app) = setup().await;
+    // Spaces around it, and the longest allowed (128 code points, 256 UTF-8 bytes: far past
+    // the 72 bytes bcrypt would keep).
+    let spaced = "  violet-Harbor-Lantern-42  ";
+    let alphabet: Vec<char> = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789éàüß-_!"
+        .chars()
+        .collect();
+    let mut x: u64 = 42;
+    let longest: String = (0..128)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            alphabet[(x >> 33) as usize % alphabet.len()]
+        })
+        .collect();
+    assert_eq!(longest.chars().count(), 128);
+    for (current, new) in [(DEMO_CURRENT, spaced), (spaced, longest.as_str())] {
+        let a = invoke(&app, change(current, new), "exact").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let stored = s(&item(&sdk, &table, DEMO_SUB).await, "PasswordHash").unwrap();
+        assert!(rust_argon2::verify_encoded(&stored, new.as_bytes()).unwrap());
+        for altered in [new.trim().to_string(), new.chars().take(72).collect()] {
+            if altered != new {
+                assert!(!rust_argon2::verify_encoded(&stored, altered.as_bytes()).unwrap());
+            }
+        }
+    }
+    // One code point more: PasswordTooLong with MaxLength, and nothing else (the estimator is
+    // not run on an over-long password).
+    let a = invoke(&app, change(&longest, &format!("{longest}z")), "long").await;
+    let item = single_error(&a, "PasswordTooLong", 0);
+    assert_eq!(item["Metadata"], json!({"MaxLength": "128"}));
+    assert!(a.body["Warnings"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_history_is_kept_newest_first() {
+    let (sdk, table, app) = setup().await;
+    let passwords = [
+        DEMO_CURRENT,
+        "violet-Harbor-Lantern-42",
+        "amber-Quokka-Harbour-77",
+        "silver-Otter-Meadow-19",
+    ];
+    for pair in passwords.windows(2) {
+        let a = invoke(&app, change(pair[0], pair[1]), "history").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let stored = item(&sdk, &table, DEMO_SUB).await;
+    let history: Vec<String> = stored["PasswordHistory"]
+        .as_l()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_s().unwrap().clone())
+        .collect();
+    assert_eq!(history.len(), 3);
+    // Newest first: the password the last change replaced, then the one before, and so on.
+    for (hash, password) in history.iter().zip(passwords[..3].iter().rev()) {
+        assert!(
+            rust_argon2::verify_encoded(hash, password.as_bytes()).unwrap(),
+            "{password}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_bad_token_is_refused_before_the_account_is_looked_at() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    // Function URL events carry a token the function verifies itself (here: never valid).
+    let app = change_password::app::build(
+        &config(&table, &[("JWT_ISSUER", "https://issuer.example")]),
+        &sdk,
+    )
+    .unwrap();
+    let bad = || {
+        let mut e = load_event("function-url.json");
+        e["headers"]["authorization"] = json!("Bearer not.a.token");
+        e
+    };
+    // No account at all: 401, not 404.
+    let a = invoke(&app, bad(), "missing").await;
+    a.assert_problem(401, "missing");
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
+    // A locked and disabled account: 401, not 429 or 403.
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    set(
+        &sdk,
+        &table,
+        &[
+            ("Status", attr_s("Disabled")),
+            ("LockedUntil", attr_n(now() + 900)),
+        ],
+    )
+    .await;
+    let a = invoke(&app, bad(), "locked").await;
+    a.assert_problem(401, "locked");
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
+}
+
+#[tokio::test]
+async fn a_retried_change_with_another_session_s_older_token_is_401() {
+    let (sdk, table, app) = setup().await;
+    let with_session = |jti: &str, iat: i64| {
+        let mut e = change(DEMO_CURRENT, DEMO_NEW);
+        let ctx = &mut e["requestContext"]["authorizer"]["lambda"];
+        ctx["jti"] = json!(jti);
+        ctx["iat"] = json!(iat);
+        e
+    };
+    let issued = now() - 60;
+    let a = invoke(&app, with_session("session-a", issued), "first").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    // The same request again, from the changing session: the retry is recognised.
+    let a = invoke(&app, with_session("session-a", issued), "retry").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["Warnings"][0]["Code"], "PasswordAlreadyChanged");
+    // From another session whose token predates the change: refused, never "already changed".
+    let a = invoke(&app, with_session("session-b", issued), "other").await;
+    a.assert_problem(401, "other");
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
+    assert_eq!(
+        n(&item(&sdk, &table, DEMO_SUB).await, "PasswordVersion"),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn max_auth_age_holds_at_its_boundary() {
+    let (_sdk, table, _) = setup().await;
+    let sdk = sdk().await;
+    let app =
+        change_password::app::build(&config(&table, &[("MAX_AUTH_AGE_SECONDS", "300")]), &sdk)
+            .unwrap();
+    let signed_in = |ago: i64| {
+        let mut e = load_event("apigw-http-jwt.json");
+        e["isBase64Encoded"] = json!(false);
+        e["body"] = json!(body("not it", DEMO_NEW));
+        e["requestContext"]["authorizer"]["jwt"]["claims"]["auth_time"] =
+            json!((now() - ago).to_string());
+        e
+    };
+    // 299 s ago (300 s if a second turns meanwhile): within; 301 s ago: too old. The check is
+    // `now - auth_time <= MAX_AUTH_AGE_SECONDS` (unit-tested to the second in auth/principal.rs).
+    let a = invoke(&app, signed_in(299), "within").await;
+    assert_eq!(
+        a.error_codes(),
+        vec!["CurrentPasswordIncorrect"],
+        "{}",
+        a.body
+    );
+    let a = invoke(&app, signed_in(301), "too-old").await;
+    a.assert_problem(401, "too-old");
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some(
+            "Bearer error=\"insufficient_user_authentication\", error_description=\"A more recent authentication is required\", max_age=\"300\""
+        )
+    );
+}

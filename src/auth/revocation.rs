@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 /// How long a user's marker is trusted before it is read again.
 pub const MARKER_TTL: Duration = Duration::from_secs(30);
-/// Users whose marker is kept at once; past that the cache starts again.
-const MAX_CACHED_USERS: usize = 10_000;
+/// Users whose marker is kept at once; past that the expired entries go, then all of them.
+pub const MAX_CACHED_USERS: usize = 10_000;
 
 /// What the marker says of a caller's token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,7 @@ pub enum Verdict {
 pub struct RevocationCheck<M> {
     source: M,
     ttl: Duration,
+    max_users: usize,
     cache: Mutex<HashMap<String, (Instant, Option<RevocationMarker>)>>,
 }
 
@@ -35,6 +36,7 @@ impl<M: MarkerSource> RevocationCheck<M> {
         RevocationCheck {
             source,
             ttl: MARKER_TTL,
+            max_users: MAX_CACHED_USERS,
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -42,6 +44,12 @@ impl<M: MarkerSource> RevocationCheck<M> {
     /// Another time to trust a cached marker (at most [`MARKER_TTL`]; tests use less).
     pub fn with_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl.min(MARKER_TTL);
+        self
+    }
+
+    /// Another bound on the users kept at once (at least 1; tests fill a small one).
+    pub fn with_max_users(mut self, max_users: usize) -> Self {
+        self.max_users = max_users.max(1);
         self
     }
 
@@ -74,9 +82,9 @@ impl<M: MarkerSource> RevocationCheck<M> {
 
     fn remember(&self, user_id: &str, asked: Instant, marker: Option<RevocationMarker>) {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= MAX_CACHED_USERS {
+        if cache.len() >= self.max_users {
             cache.retain(|_, (read, _)| read.elapsed() < self.ttl);
-            if cache.len() >= MAX_CACHED_USERS {
+            if cache.len() >= self.max_users {
                 cache.clear();
             }
         }
@@ -149,5 +157,53 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(300)).await;
         check.verdict(&caller(1_000)).await;
         assert_eq!(source.reads.load(Ordering::SeqCst), 2);
+    }
+
+    /// A source that answers a marker for "revoked-*" users and counts its reads.
+    struct Markers {
+        reads: AtomicUsize,
+    }
+
+    impl MarkerSource for Markers {
+        async fn marker(&self, user_id: &str) -> Result<Option<RevocationMarker>, StoreError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            Ok(user_id.starts_with("revoked").then(|| RevocationMarker {
+                tokens_valid_after: 2_000,
+                session: SessionIds::default(),
+            }))
+        }
+    }
+
+    fn user(id: &str) -> Principal {
+        Principal {
+            user_id: id.into(),
+            ..caller(1_000)
+        }
+    }
+
+    #[tokio::test]
+    async fn the_cache_stays_within_its_cap_and_an_evicted_marker_is_read_again() {
+        let check = RevocationCheck::new(Markers {
+            reads: AtomicUsize::new(0),
+        })
+        .with_max_users(2);
+        let reads = |c: &RevocationCheck<Markers>| c.source.reads.load(Ordering::SeqCst);
+        let size = |c: &RevocationCheck<Markers>| c.cache.lock().unwrap().len();
+        assert_eq!(check.verdict(&user("revoked-a")).await, Verdict::Revoked);
+        assert_eq!(check.verdict(&user("b")).await, Verdict::Valid);
+        assert_eq!((reads(&check), size(&check)), (2, 2));
+        // Cached within the TTL: no read.
+        assert_eq!(check.verdict(&user("revoked-a")).await, Verdict::Revoked);
+        assert_eq!(reads(&check), 2);
+        // A third user: the cache is full of live entries, so it starts again.
+        for (i, id) in ["c", "d", "e", "f"].into_iter().enumerate() {
+            assert_eq!(check.verdict(&user(id)).await, Verdict::Valid);
+            assert!(size(&check) <= 2, "bounded after {} more users", i + 1);
+        }
+        // "revoked-a" was evicted: its marker is read again, and still refuses the token.
+        let before = reads(&check);
+        assert_eq!(check.verdict(&user("revoked-a")).await, Verdict::Revoked);
+        assert_eq!(reads(&check), before + 1);
+        assert!(size(&check) <= 2);
     }
 }

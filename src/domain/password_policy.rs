@@ -442,4 +442,44 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn exactly_the_scores_under_3_are_warned_of() {
+        let policy = lenient();
+        let mut seen = std::collections::BTreeSet::new();
+        for pw in [
+            "Harbor1234567890",
+            "bluebird2024",
+            "summer2020x",
+            "abc123xyz9",
+            "purple-cat-9",
+            "green-river-88",
+            "sunny-day-2024",
+            "monkey-dog-17",
+            "summer2024summer",
+            "violet-Harbor-Lantern-42",
+        ] {
+            let r = policy.check(pw, &ids());
+            if !r.errors.is_empty() {
+                continue;
+            }
+            let score = u8::from(
+                zxcvbn::zxcvbn(
+                    pw,
+                    &[ids().user_id, "Jane.Doe@example.com", "janedoe-the-great"],
+                )
+                .score(),
+            );
+            seen.insert(score);
+            let warned = r
+                .warnings
+                .iter()
+                .any(|w| w.code == codes::PASSWORD_COULD_BE_STRONGER);
+            assert_eq!(warned, score < ADVISED_SCORE, "{pw}: score {score}");
+        }
+        // The examples reach both sides of the boundary, 2 and 3 included.
+        for score in [1, 2, 3, 4] {
+            assert!(seen.contains(&score), "no example scores {score}: {seen:?}");
+        }
+    }
 }

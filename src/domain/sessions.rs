@@ -14,10 +14,6 @@ pub struct SessionIds {
 }
 
 impl SessionIds {
-    pub fn is_empty(&self) -> bool {
-        self.jti.is_none() && self.origin_jti.is_none() && self.sid.is_none()
-    }
-
     /// Whether a token with these ids belongs to the session `recorded` names: one id present
     /// on both sides and equal.
     pub fn same_session(&self, recorded: &SessionIds) -> bool {
