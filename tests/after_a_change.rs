@@ -26,8 +26,12 @@ fn change_event(jti: &str, iat: i64, current: &str, new: &str) -> Value {
 }
 
 async fn status(api: &RuntimeApi, event: Value) -> u64 {
+    answer(api, event).await.status as u64
+}
+
+async fn answer(api: &RuntimeApi, event: Value) -> Answer {
     match api.invoke(event, LIMIT).await {
-        Some(Invocation::Response(r)) => r["statusCode"].as_u64().unwrap(),
+        Some(Invocation::Response(r)) => Answer::from_lambda(&r),
         other => panic!("{other:?}"),
     }
 }
@@ -60,7 +64,7 @@ async fn racing_sessions_one_change_wins_and_every_other_session_is_refused_ever
         let session = format!("session-{i}");
         let new = format!("racer-{i}-Violet-Harbor-Lantern");
         tasks.push(tokio::spawn(async move {
-            let answer = status(&api, change_event(&session, signed_in, DEMO_CURRENT, &new)).await;
+            let answer = answer(&api, change_event(&session, signed_in, DEMO_CURRENT, &new)).await;
             (session, new, answer)
         }));
     }
@@ -68,12 +72,20 @@ async fn racing_sessions_one_change_wins_and_every_other_session_is_refused_ever
     let mut statuses = Vec::new();
     for t in tasks {
         let (session, new, answer) = t.await.unwrap();
-        statuses.push(answer);
-        match answer {
+        statuses.push(answer.status);
+        match answer.status {
             200 => winners.push((session, new)),
-            // Lost the write, read after the winner (a wrong or revoked token), or found the
-            // attempts reserved by the others.
-            409 | 400 | 401 | 429 => {}
+            // Lost the write, or read after the winner (a wrong current password, or a token
+            // from before the change), or found the attempts reserved by the others.
+            409 => answer.assert_code(409, "PasswordChangeConflict"),
+            400 => answer.assert_code(400, "CurrentPasswordIncorrect"),
+            401 => assert_eq!(
+                answer.header("www-authenticate"),
+                Some("Bearer error=\"invalid_token\""),
+                "{}",
+                answer.body
+            ),
+            429 => answer.assert_code(429, "AccountLocked"),
             other => panic!("{other}"),
         }
     }

@@ -388,7 +388,9 @@ async fn a_key_published_after_the_cache_was_filled_is_accepted_on_first_use() {
     let w = world().await;
     let mut c = access_claims();
     c["sub"] = json!("nobody-here");
-    assert_eq!(invoke(&w.app, with_header(&rs(&c)), "r").await.status, 404);
+    invoke(&w.app, with_header(&rs(&c)), "r")
+        .await
+        .assert_code(404, "AccountNotFound");
     assert_eq!(w.jwks.hits.load(Ordering::SeqCst), 1);
     w.jwks.publish(vec![
         jwk(&rsa(1), Algorithm::RS256, "rsa-1"),
@@ -516,11 +518,15 @@ async fn jwks_down_later_keeps_cached_keys_and_is_503_for_new_ones() {
     // The keys are cached by a first request.
     let mut c = access_claims();
     c["sub"] = json!("nobody-here");
-    assert_eq!(invoke(&w.app, with_header(&rs(&c)), "r").await.status, 404);
+    invoke(&w.app, with_header(&rs(&c)), "r")
+        .await
+        .assert_code(404, "AccountNotFound");
     // The endpoint goes down: tokens signed with a cached key still verify...
     w.jwks.down.store(true, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(invoke(&w.app, with_header(&rs(&c)), "r").await.status, 404);
+    invoke(&w.app, with_header(&rs(&c)), "r")
+        .await
+        .assert_code(404, "AccountNotFound");
     // ...and a token naming a key that would need a refetch is a 503, not a 401.
     let token = sign(&access_claims(), Algorithm::RS256, &rsa(2), Some("rsa-2"));
     let a = invoke(&w.app, with_header(&token), "r").await;

@@ -96,7 +96,9 @@ async fn a_committed_change_revokes_the_users_refresh_tokens() {
     wrong["body"] = serde_json::json!(
         serde_json::json!({"CurrentPassword": "not it", "NewPassword": DEMO_NEW}).to_string()
     );
-    assert_eq!(invoke(&app, wrong, "wrong").await.status, 400);
+    invoke(&app, wrong, "wrong")
+        .await
+        .assert_code(400, "CurrentPasswordIncorrect");
     assert!(refresh_works(&sdk, &pool, &client, &refresh).await);
     // The sample's token names the Cognito user `demo`: its refresh tokens end with the change.
     let a = invoke(&app, load_event("apigw-http-jwt.json"), "change").await;

@@ -392,7 +392,12 @@ async fn jwt_audience_also_holds_for_authorizer_claims() {
         .as_object_mut()
         .unwrap()
         .remove("aud");
-    assert_eq!(invoke(&app, e, "r").await.status, 401);
+    let a = invoke(&app, e, "r").await;
+    a.assert_problem(401, "r");
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
     assert_eq!(
         n(&item(&sdk, &table, DEMO_SUB).await, "PasswordVersion"),
         None

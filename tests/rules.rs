@@ -523,7 +523,7 @@ async fn every_read_of_the_account_is_consistent() {
         }),
     );
     let a = invoke(&app, change("not the password", DEMO_CURRENT), "locked").await;
-    assert_eq!(a.status, 429, "{}", a.body);
+    a.assert_code(429, "AccountLocked");
     assert_eq!(consistent_reads(&proxy.take(), "locked in between"), 2);
     // 3. The read after a lost conditional write.
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
@@ -538,7 +538,7 @@ async fn every_read_of_the_account_is_consistent() {
         another_change_wins(&sdk, &table, winner),
     );
     let a = invoke(&app, change(DEMO_CURRENT, DEMO_NEW), "race").await;
-    assert_eq!(a.status, 409, "{}", a.body);
+    a.assert_code(409, "PasswordChangeConflict");
     assert_eq!(consistent_reads(&proxy.take(), "race"), 2);
 }
 

@@ -237,6 +237,22 @@ impl Answer {
             .unwrap_or_default()
     }
 
+    /// An envelope of `status` with exactly `code` as its error, and for 429 and 503 a
+    /// `Retry-After` (SPEC §4).
+    pub fn assert_code(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        self.assert_envelope();
+        assert_eq!(self.error_codes(), vec![code.to_string()], "{}", self.body);
+        if status == 429 || status == 503 {
+            assert!(
+                self.header("retry-after")
+                    .is_some_and(|r| r.parse::<u64>().is_ok()),
+                "Retry-After: {:?}",
+                self.header("retry-after")
+            );
+        }
+    }
+
     /// Checks the envelope's shape (SPEC §4) whatever the outcome.
     pub fn assert_envelope(&self) {
         assert_eq!(
