@@ -115,7 +115,8 @@ impl Telemetry {
             builder.with_service_name(function_name.clone())
         };
         let resource = builder.build();
-        // The endpoint, headers and timeout come from the standard OTEL_* variables.
+        // The endpoint and headers come from the standard OTEL_* variables; the timeout is
+        // fixed (EXPORT_TIMEOUT: the export runs before the answer is handed back).
         let mut exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_http_client(OtlpHttpClient::new()?)
