@@ -142,10 +142,10 @@ MUTANTS_SHARD  ?= 0
 MUTANTS_SHARDS ?= 8
 mutants:
 	cargo install --locked --quiet --root $(CURDIR)/.tools cargo-mutants@27.1.0
-	PATH=$(CURDIR)/.tools/bin:$$PATH cargo mutants --no-shuffle \
+	env -u CARGO_TARGET_DIR PATH=$(CURDIR)/.tools/bin:$$PATH cargo mutants --no-shuffle \
 	  --file 'src/domain/**/*.rs' --file 'src/auth/*.rs' \
 	  --shard $(MUTANTS_SHARD)/$(MUTANTS_SHARDS) --output target/mutants-$(MUTANTS_SHARD) \
-	  -- --lib --test change_password_core
+	  -- --lib --test change_password_core --test jwks_refresh
 
 # cargo fuzz (libFuzzer), each target for FUZZ_SECONDS: raw event bytes to a response
 # (event_to_response), and the same with the token verifier and the lockout on

@@ -199,14 +199,8 @@ struct OtlpHttpClient {
 
 impl OtlpHttpClient {
     fn new() -> Result<Self, String> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| format!("no TLS root certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
         Ok(OtlpHttpClient {
-            client: Client::builder(TokioExecutor::new()).build(https),
+            client: Client::builder(TokioExecutor::new()).build(crate::web::https::connector()?),
         })
     }
 }

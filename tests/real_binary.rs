@@ -945,28 +945,16 @@ async fn an_hs256_key_under_32_bytes_stops_the_cold_start_of_both_binaries() {
 
 /// Sets number attributes of the demo user's item.
 async fn set_numbers(sdk: &aws_config::SdkConfig, table: &str, values: &[(&str, i64)]) {
-    let mut update = aws_sdk_dynamodb::Client::new(sdk)
-        .update_item()
-        .table_name(table)
-        .key(
-            "UserId",
-            aws_sdk_dynamodb::types::AttributeValue::S(DEMO_SUB.into()),
-        );
-    let mut sets = Vec::new();
-    for (i, (name, value)) in values.iter().enumerate() {
-        sets.push(format!("#n{i} = :v{i}"));
-        update = update
-            .expression_attribute_names(format!("#n{i}"), *name)
-            .expression_attribute_values(
-                format!(":v{i}"),
-                aws_sdk_dynamodb::types::AttributeValue::N(value.to_string()),
-            );
-    }
-    update
-        .update_expression(format!("SET {}", sets.join(", ")))
-        .send()
-        .await
-        .unwrap();
+    let values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)> = values
+        .iter()
+        .map(|(name, v)| {
+            (
+                *name,
+                aws_sdk_dynamodb::types::AttributeValue::N(v.to_string()),
+            )
+        })
+        .collect();
+    set_attributes(sdk, table, &values).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

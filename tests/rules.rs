@@ -36,25 +36,7 @@ async fn set(
     table: &str,
     values: &[(&str, aws_sdk_dynamodb::types::AttributeValue)],
 ) {
-    let mut request = aws_sdk_dynamodb::Client::new(sdk)
-        .update_item()
-        .table_name(table)
-        .key(
-            "UserId",
-            aws_sdk_dynamodb::types::AttributeValue::S(DEMO_SUB.into()),
-        );
-    let mut sets = Vec::new();
-    for (i, (name, value)) in values.iter().enumerate() {
-        sets.push(format!("#a{i} = :v{i}"));
-        request = request
-            .expression_attribute_names(format!("#a{i}"), *name)
-            .expression_attribute_values(format!(":v{i}"), value.clone());
-    }
-    request
-        .update_expression(format!("SET {}", sets.join(", ")))
-        .send()
-        .await
-        .unwrap();
+    set_attributes(sdk, table, values).await
 }
 
 fn attr_s(v: &str) -> aws_sdk_dynamodb::types::AttributeValue {

@@ -10,17 +10,22 @@ use std::time::Duration;
 
 pub type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
-/// A client for https URLs (and http to loopback, for local runs and tests).
-pub fn client() -> Result<HttpsClient, String> {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
+/// The connector of every outbound client: TLS with the system's roots, HTTP/1.1, and plain
+/// http where the URL says so (loopback, for local runs and tests; `check_url` refuses others).
+pub fn connector() -> Result<hyper_rustls::HttpsConnector<HttpConnector>, String> {
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
         .with_native_roots()
         .map_err(|e| format!("no TLS root certificates: {e}"))?
         .https_or_http()
         .enable_http1()
-        .build();
+        .build())
+}
+
+/// A client for https URLs (and http to loopback, for local runs and tests).
+pub fn client() -> Result<HttpsClient, String> {
     Ok(Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(60))
-        .build(https))
+        .build(connector()?))
 }
 
 /// Whether a URL is acceptable: https, or http to a loopback host (local runs, tests).

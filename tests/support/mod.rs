@@ -146,6 +146,30 @@ pub fn context(request_id: &str) -> lambda_runtime::Context {
     context
 }
 
+/// Sets attributes of the demo user's item directly (as provisioning or another writer would).
+pub async fn set_attributes(
+    sdk: &SdkConfig,
+    table: &str,
+    values: &[(&str, aws_sdk_dynamodb::types::AttributeValue)],
+) {
+    let mut request = Client::new(sdk).update_item().table_name(table).key(
+        "UserId",
+        aws_sdk_dynamodb::types::AttributeValue::S(DEMO_SUB.into()),
+    );
+    let mut sets = Vec::new();
+    for (i, (name, value)) in values.iter().enumerate() {
+        sets.push(format!("#a{i} = :v{i}"));
+        request = request
+            .expression_attribute_names(format!("#a{i}"), *name)
+            .expression_attribute_values(format!(":v{i}"), value.clone());
+    }
+    request
+        .update_expression(format!("SET {}", sets.join(", ")))
+        .send()
+        .await
+        .unwrap();
+}
+
 /// The raw DynamoDB item.
 pub async fn item(
     sdk: &SdkConfig,
