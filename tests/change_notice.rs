@@ -29,18 +29,63 @@ fn tag() -> String {
     )
 }
 
-/// An account with `Email` and `NotificationEmails` (either may be absent).
+/// What a committed change to `version` by request `request_id` leaves on the item.
+fn last_change(version: u64, request_id: &str) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        (
+            "RequestId".to_string(),
+            AttributeValue::S(request_id.into()),
+        ),
+        (
+            "SourceIp".to_string(),
+            AttributeValue::S("203.0.113.10".into()),
+        ),
+        (
+            "UserAgent".to_string(),
+            AttributeValue::S("Mozilla/5.0 <b>Firefox</b>".into()),
+        ),
+        (
+            "At".to_string(),
+            AttributeValue::N((1_764_288_000 + version).to_string()),
+        ),
+    ]))
+}
+
+/// The account's next committed change: `version`, made by `request_id`.
+async fn committed(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+    user: &str,
+    version: u64,
+    request_id: &str,
+) {
+    aws_sdk_dynamodb::Client::new(sdk)
+        .update_item()
+        .table_name(table)
+        .key("UserId", AttributeValue::S(user.into()))
+        .update_expression("SET PasswordVersion = :v, LastPasswordChange = :l")
+        .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+        .expression_attribute_values(":l", last_change(version, request_id))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// An account with `Email` and `NotificationEmails` (either may be absent), whose last change
+/// is version 2, made by `request_id`.
 async fn seed(
     sdk: &aws_config::SdkConfig,
     table: &str,
     user: &str,
     email: Option<&str>,
     others: &[&str],
+    request_id: &str,
 ) {
     let mut item = HashMap::from([
         ("UserId".to_string(), AttributeValue::S(user.into())),
         ("PasswordHash".to_string(), AttributeValue::S(HASH.into())),
         ("PasswordVersion".to_string(), AttributeValue::N("2".into())),
+        ("LastPasswordChange".to_string(), last_change(2, request_id)),
         (
             "PasswordChangeEvent".to_string(),
             AttributeValue::N("2".into()),
@@ -182,6 +227,7 @@ async fn racing_redeliveries_send_each_address_exactly_one_notice() {
         &user,
         Some(&owner),
         &[&phone, &owner_again, "not an address", &spare],
+        &format!("req-{t}"),
     )
     .await;
 
@@ -248,7 +294,23 @@ async fn racing_redeliveries_send_each_address_exactly_one_notice() {
     for address in [&owner, &phone, &spare] {
         assert_eq!(mails_to(address).await.len(), 1, "{address}");
     }
+    // A forged event (a version the account never had): refused, nothing sent or recorded.
+    let Some(Invocation::Error(err)) = api
+        .invoke(
+            event(&user, 99, &format!("forged-{t}")),
+            Duration::from_secs(30),
+        )
+        .await
+    else {
+        panic!("refused");
+    };
+    assert_eq!(err["errorType"], "NotAPasswordChangedEvent");
+    assert_eq!(
+        n(&item(&sdk, &table, &user).await, "NoticeSentVersion"),
+        Some(2)
+    );
     // The next change is told again.
+    committed(&sdk, &table, &user, 3, &format!("req-next-{t}")).await;
     let next = event(&user, 3, &format!("req-next-{t}"));
     let Some(Invocation::Response(r)) = api.invoke(next, Duration::from_secs(30)).await else {
         panic!("no answer");
@@ -283,7 +345,7 @@ async fn an_account_without_an_address_is_counted_not_an_error() {
     let table = new_table(&sdk).await;
     verify_sender(&sdk).await;
     let user = format!("user-{}", tag());
-    seed(&sdk, &table, &user, None, &[]).await;
+    seed(&sdk, &table, &user, None, &[], "req-none").await;
     let api = RuntimeApi::start().await;
     let mut child = api.spawn_change_notice(&vars(&table, &[]));
     let Some(Invocation::Response(r)) = api
@@ -409,7 +471,15 @@ async fn ses_refusing_fails_the_invocation_and_the_retry_sends_only_what_is_miss
         format!("owner-{t}@example.com"),
         format!("other-{t}@example.net"),
     );
-    seed(&sdk, &table, &user, Some(&owner), &[&other]).await;
+    seed(
+        &sdk,
+        &table,
+        &user,
+        Some(&owner),
+        &[&other],
+        &format!("req-{t}"),
+    )
+    .await;
     let gate = SesGate::start().await;
     gate.refuse.lock().unwrap().push(other.clone());
     let api = RuntimeApi::start().await;

@@ -1301,3 +1301,50 @@ async fn a_right_password_ends_the_failures_in_a_row() {
 }
 
 const DEMO_LIKE: &str = "amber-Quokka-Harbour-77";
+
+#[tokio::test]
+async fn once_a_newer_sign_in_lifted_a_hard_lock_older_sessions_stay_out_until_a_change() {
+    let f = fixture_with(
+        ProtectionSettings {
+            history_depth: 0,
+            lockout_threshold: 5,
+            lockout_seconds: 100,
+            max_failures: 2,
+        },
+        PepperKeys::none(),
+    );
+    guess(&f).await;
+    let (at, second) = guess(&f).await;
+    assert!(
+        matches!(second, ChangeError::SignInRequired { .. }),
+        "{second:?}"
+    );
+    // The owner signs in again and lifts it, but mistypes the current password.
+    let err = f
+        .service
+        .change(USER, with_sign_in("mistyped", NEW, Some(at + 5)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ChangeError::CurrentPasswordIncorrect { .. }),
+        "{err:?}"
+    );
+    assert_eq!(f.store.get(USER).unwrap().sign_in_required_after, None);
+    // A session from before the hard lock gets no new guesses (no argon2 runs for it).
+    let calls = f.hasher.calls.load(Ordering::SeqCst);
+    for auth_time in [None, Some(at - 100), Some(at)] {
+        let err = f
+            .service
+            .change(USER, with_sign_in("another guess", NEW, auth_time))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ChangeError::SignInRequired { .. }), "{err:?}");
+    }
+    assert_eq!(f.hasher.calls.load(Ordering::SeqCst), calls);
+    // The newer session changes the password; from then on the floor is gone.
+    f.service
+        .change(USER, with_sign_in(CURRENT, NEW, Some(at + 5)))
+        .await
+        .unwrap();
+    assert_eq!(f.store.get(USER).unwrap().sign_in_floor, None);
+}

@@ -80,10 +80,13 @@ NOTICE_RESOURCES = sorted([
 NOTICE_VALUES = {"NoticeFrom": "no-reply@security.example.com",
                  "NoticeHelpUrl": "https://help.example.com/account/not-me",
                  "NoticeContact": "security@example.com or +44 20 7946 0000"}
-# What change-notice reads and writes on the account's item (src/aws/dynamodb_notices.rs): the
-# key, the addresses, its progress, and PasswordChangeEvent, which each of its writes removes.
-NOTICE_ATTRIBUTES = ["UserId", "Email", "NotificationEmails", "NoticeSentVersion", "NoticeDeliveries",
-                     "PasswordChangeEvent"]
+# What change-notice reads on the account's item (src/aws/dynamodb_notices.rs): the key, the
+# addresses, its progress, and the account's last change (what an event is checked against);
+# and what it writes: its progress, and PasswordChangeEvent, which each of its writes removes.
+NOTICE_READ_ATTRIBUTES = ["UserId", "Email", "NotificationEmails", "NoticeSentVersion", "NoticeDeliveries",
+                          "PasswordVersion", "LastPasswordChange"]
+NOTICE_WRITE_ATTRIBUTES = ["UserId", "NoticeSentVersion", "NoticeDeliveries", "PasswordChangeEvent"]
+NOTICE_ATTRIBUTES = sorted(set(NOTICE_READ_ATTRIBUTES) | set(NOTICE_WRITE_ATTRIBUTES))
 SAMPLE_EVENT = ROOT / "events" / "eventbridge-password-changed.json"
 TABLE_ARN = {"Fn::If": [
     "CreateTable",
@@ -615,11 +618,12 @@ class TemplateTest(unittest.TestCase):
     # The attributes of ChangePasswordRole's DynamoDB statements (issue 21, SPEC.md section 5).
     FUNCTION_READS = ["UserId", "PasswordHash", "PasswordVersion", "PasswordHistory", "PreviousPasswordHash",
                       "PasswordChangedAt", "FailedPasswordAttempts", "LockedUntil", "LockPendingUntil",
-                      "LockCount", "ConsecutiveFailedAttempts", "SignInRequiredAfter", "AccountType", "Status",
+                      "LockCount", "ConsecutiveFailedAttempts", "SignInRequiredAfter", "SignInFloor",
+                      "AccountType", "Status",
                       "Email", "Username", "TokensValidAfter", "PasswordChangeSession"]
     FUNCTION_WRITES = ["UserId", "PasswordHash", "PreviousPasswordHash", "PasswordVersion", "PasswordChangedAt",
                        "PasswordHistory", "FailedPasswordAttempts", "LockedUntil", "LockPendingUntil", "LockCount",
-                       "ConsecutiveFailedAttempts", "SignInRequiredAfter", "TokensValidAfter",
+                       "ConsecutiveFailedAttempts", "SignInRequiredAfter", "SignInFloor", "TokensValidAfter",
                        "PasswordChangeSession", "LastPasswordChange", "PasswordChangeEvent"]
 
     def test_function_reads_and_writes_only_its_attributes(self):
@@ -1642,7 +1646,8 @@ class TemplateTest(unittest.TestCase):
                 {"Fn::Sub": [identity + "${Domain}",
                              {"Domain": {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "NoticeFrom"}]}]}}]}]),
             # GetItem and UpdateItem on the users table, nothing that deletes, replaces or scans.
-            (None, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [TABLE_ARN]),
+            (None, ["dynamodb:GetItem"], [TABLE_ARN]),
+            (None, ["dynamodb:UpdateItem"], [TABLE_ARN]),
             # The dead-letter queue, where Lambda's on-failure destination sends with this role.
             (None, ["sqs:SendMessage"], [{"Fn::GetAtt": [NOTICE_QUEUE, "Arn"]}]),
             (None, ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -1651,7 +1656,8 @@ class TemplateTest(unittest.TestCase):
             # KmsKeyArn: its environment, and its on-failure records sent to the queue.
             KMS_DECRYPT_AND_SEND,
         ]
-        actual = statement_summary(self, role, allowed_conditions=("SendFromTheNoticeSender", "NoticeProgress"))
+        actual = statement_summary(
+            self, role, allowed_conditions=("SendFromTheNoticeSender", "NoticeRead", "NoticeProgress"))
         self.assertEqual(actual, expected)
         statements = {s["Sid"]: s for _, s in policy_statements(role)}
         # With that From address only.
@@ -1660,9 +1666,12 @@ class TemplateTest(unittest.TestCase):
         # Only the attributes it reads and writes (never a hash or a session), specific ones
         # on a read, and no item back from a write (AWS's documented pattern for attribute-level
         # access: dynamodb:Attributes, dynamodb:Select, dynamodb:ReturnValues).
+        self.assertEqual(statements["NoticeRead"]["Condition"], {
+            "ForAllValues:StringEquals": {"dynamodb:Attributes": NOTICE_READ_ATTRIBUTES},
+            "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}})
         self.assertEqual(statements["NoticeProgress"]["Condition"], {
-            "ForAllValues:StringEquals": {"dynamodb:Attributes": NOTICE_ATTRIBUTES},
-            "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES", "dynamodb:ReturnValues": "NONE"}})
+            "ForAllValues:StringEquals": {"dynamodb:Attributes": NOTICE_WRITE_ATTRIBUTES},
+            "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"}})
         for secret in ("PasswordHash", "PasswordHistory", "PasswordChangeSession", "TokensValidAfter"):
             self.assertNotIn(secret, json.dumps(role))
         # The attributes are those of change-notice's requests (moto does not check IAM, so

@@ -329,7 +329,13 @@ fn from_lambda_context(context: &Map<String, Value>) -> Result<Principal, Princi
     };
     // A machine let through by token-authorizer (or any authorizer that says so) is refused
     // here as from every other door (SPEC §3).
-    if get(PRINCIPAL_TYPE_KEY).as_deref() == Some(PrincipalKind::Machine.as_str()) {
+    // A machine: as its authorizer says, or as its claims show (no user name, and the subject
+    // is the client itself) for an authorizer that passes them without saying.
+    let has_username = get("username").is_some() || get("cognito:username").is_some();
+    let client_itself = get("client_id").is_some() && get("client_id") == get("sub");
+    if get(PRINCIPAL_TYPE_KEY).as_deref() == Some(PrincipalKind::Machine.as_str())
+        || (!has_username && client_itself)
+    {
         return Err(PrincipalError::MachineToken);
     }
     match get("sub")

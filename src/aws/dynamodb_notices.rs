@@ -5,13 +5,13 @@
 
 use crate::aws::dynamodb_store::{KEY, classify, n, number_attr};
 use crate::domain::account_store::StoreError;
-use crate::domain::change_notice::{Deliveries, NoticeState, NoticeStore};
+use crate::domain::change_notice::{Deliveries, LastChange, NoticeState, NoticeStore};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
 /// The attributes `change-notice` reads.
-pub const PROJECTION: &str = "Email, NotificationEmails, NoticeSentVersion, NoticeDeliveries";
+pub const PROJECTION: &str = "Email, NotificationEmails, NoticeSentVersion, NoticeDeliveries, PasswordVersion, LastPasswordChange";
 
 /// `NoticeSentVersion` is below `:v` (or absent).
 const NOT_SENT: &str = "(attribute_not_exists(NoticeSentVersion) OR NoticeSentVersion < :v)";
@@ -181,10 +181,29 @@ fn state_from_item(item: &HashMap<String, AttributeValue>) -> Result<NoticeState
         Some(AttributeValue::M(m)) => Some(deliveries_from(m)?),
         _ => None,
     };
+    let last_change = match item.get("LastPasswordChange") {
+        Some(AttributeValue::M(m)) => {
+            let text = |k: &str| {
+                m.get(k)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            Some(LastChange {
+                request_id: text("RequestId"),
+                source_ip: text("SourceIp"),
+                user_agent: text("UserAgent"),
+                at: number_attr(m, "At")?.unwrap_or(0),
+            })
+        }
+        _ => None,
+    };
     Ok(NoticeState {
         addresses,
         sent_version: number_attr(item, "NoticeSentVersion")?,
         deliveries,
+        password_version: number_attr(item, "PasswordVersion")?.unwrap_or(0),
+        last_change,
     })
 }
 

@@ -181,7 +181,7 @@ impl DynamoDbAccountStore {
 }
 
 /// The attributes of an account record (`Status` is a reserved word: `#status`).
-pub const RECORD_PROJECTION: &str = "UserId, PasswordHash, PasswordVersion, PasswordHistory, PreviousPasswordHash, PasswordChangedAt, FailedPasswordAttempts, LockedUntil, LockPendingUntil, LockCount, ConsecutiveFailedAttempts, SignInRequiredAfter, AccountType, #status, Email, Username, TokensValidAfter, PasswordChangeSession";
+pub const RECORD_PROJECTION: &str = "UserId, PasswordHash, PasswordVersion, PasswordHistory, PreviousPasswordHash, PasswordChangedAt, FailedPasswordAttempts, LockedUntil, LockPendingUntil, LockCount, ConsecutiveFailedAttempts, SignInRequiredAfter, SignInFloor, AccountType, #status, Email, Username, TokensValidAfter, PasswordChangeSession";
 
 /// The condition "not hard-locked".
 const NOT_HARD_LOCKED: &str = "attribute_not_exists(SignInRequiredAfter)";
@@ -345,6 +345,7 @@ pub fn record_from_item(
         lock_count: number_attr(item, "LockCount")?.unwrap_or(0),
         consecutive_failures: number_attr(item, "ConsecutiveFailedAttempts")?.unwrap_or(0),
         sign_in_required_after: number_attr(item, "SignInRequiredAfter")?,
+        sign_in_floor: number_attr(item, "SignInFloor")?,
         account_type: AccountType::parse(string_attr(item, "AccountType")?.as_deref()),
         status: AccountStatus::parse(string_attr(item, "Status")?.as_deref()),
         email: string_attr(item, "Email")?,
@@ -521,7 +522,7 @@ impl AccountStore for DynamoDbAccountStore {
             .table_name(&self.table)
             .key(KEY, Self::key(user_id))
             .update_expression(
-                "SET FailedPasswordAttempts = :zero, ConsecutiveFailedAttempts = :zero, LockCount = :zero REMOVE SignInRequiredAfter, LockedUntil, LockPendingUntil, PasswordChangeEvent",
+                "SET FailedPasswordAttempts = :zero, ConsecutiveFailedAttempts = :zero, LockCount = :zero, SignInFloor = :since REMOVE SignInRequiredAfter, LockedUntil, LockPendingUntil, PasswordChangeEvent",
             )
             .condition_expression("SignInRequiredAfter = :since")
             .expression_attribute_values(":zero", n(0))
@@ -538,7 +539,7 @@ impl AccountStore for DynamoDbAccountStore {
         let mut set = String::from(
             "SET PasswordHash = :new, PreviousPasswordHash = :expectedHash, PasswordVersion = :version, PasswordChangedAt = :at, FailedPasswordAttempts = :zero, TokensValidAfter = :now, LastPasswordChange = :last, PasswordChangeEvent = :version",
         );
-        let mut remove = String::from(" REMOVE LockedUntil");
+        let mut remove = String::from(" REMOVE LockedUntil, SignInFloor");
         let session = session_map(&change.session);
         if session.is_empty() {
             remove.push_str(", PasswordChangeSession");

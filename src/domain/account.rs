@@ -46,6 +46,9 @@ pub struct AccountRecord {
     pub consecutive_failures: u32,
     /// `SignInRequiredAfter`: the hard lock's time (epoch seconds), when there is one.
     pub sign_in_required_after: Option<i64>,
+    /// `SignInFloor`: a hard lock was lifted by a newer sign-in; until the next change, only
+    /// tokens signed in after this time (epoch seconds) are taken.
+    pub sign_in_floor: Option<i64>,
     pub account_type: AccountType,
     pub status: AccountStatus,
     pub email: Option<String>,
@@ -93,6 +96,7 @@ impl AccountRecord {
             lock_count: 0,
             consecutive_failures: 0,
             sign_in_required_after: None,
+            sign_in_floor: None,
             account_type: AccountType::User,
             status: AccountStatus::Active,
             email: None,

@@ -283,6 +283,7 @@ impl AccountStore for InMemoryAccountStore {
         match records.get_mut(user_id) {
             Some(record) if record.sign_in_required_after == Some(since) => {
                 record.sign_in_required_after = None;
+                record.sign_in_floor = Some(since);
                 record.failed_attempts = 0;
                 record.consecutive_failures = 0;
                 record.lock_count = 0;
@@ -337,6 +338,7 @@ impl AccountStore for InMemoryAccountStore {
         record.password_changed_at = Some(change.changed_at.clone());
         record.failed_attempts = 0;
         record.locked_until = None;
+        record.sign_in_floor = None;
         record.revocation = Some(RevocationMarker {
             tokens_valid_after: change.now,
             session: change.session.clone(),

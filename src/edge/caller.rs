@@ -108,15 +108,16 @@ impl Callers {
             )
             .into());
         }
+        // Whether or not a header token comes too: the query string is in the access logs.
+        if behind_alb && query_token(request).is_some() {
+            return Err(PrincipalError::InsecureRequest(
+                "a token in the query string is refused behind a load balancer",
+            )
+            .into());
+        }
         let (token, via_query_token) = match bearer_token(request) {
             Some(token) => (token, false),
             None => match query_token(request) {
-                Some(_) if behind_alb => {
-                    return Err(PrincipalError::InsecureRequest(
-                        "a token in the query string is refused behind a load balancer",
-                    )
-                    .into());
-                }
                 Some(token) => (token, true),
                 None => return Err(PrincipalError::Unauthenticated.into()),
             },

@@ -24,7 +24,11 @@ pub enum NoticeEventError {
 impl From<NoticeEventError> for lambda_runtime::Diagnostic {
     fn from(e: NoticeEventError) -> Self {
         let error_type = match &e {
-            NoticeEventError::NotOurs | NoticeEventError::Event(_) => "NotAPasswordChangedEvent",
+            NoticeEventError::NotOurs
+            | NoticeEventError::Event(_)
+            | NoticeEventError::Notice(NoticeError::NotTheAccountsChange) => {
+                "NotAPasswordChangedEvent"
+            }
             NoticeEventError::Notice(NoticeError::Mail(_)) => "NoticeNotSent",
             NoticeEventError::Notice(NoticeError::Store(_)) => "NoticeStoreUnavailable",
             NoticeEventError::Notice(_) => "NoticeInProgress",

@@ -25,7 +25,7 @@ impl NoticeMessage {
     pub fn for_change(change: &CommittedChange, settings: &NoticeSettings) -> NoticeMessage {
         let when = utc(change.at);
         let ip = or_unknown(&change.source_ip);
-        let agent = or_unknown(&change.user_agent);
+        let agent = shown_agent(&change.user_agent);
         let text = format!(
             "The password of your account was changed on {when}.\n\
              \n\
@@ -66,6 +66,20 @@ impl NoticeMessage {
             text,
             html,
         }
+    }
+}
+
+/// The user agent as the notice shows it: the caller chose it, so one that carries a link or an
+/// address (what a phishing line would need) is not shown, and it is cut at 120 characters.
+fn shown_agent(agent: &str) -> &str {
+    let lower = agent.to_ascii_lowercase();
+    if ["://", "www.", "@"].iter().any(|m| lower.contains(m)) {
+        return "not shown (it contains a link or an address)";
+    }
+    let agent = or_unknown(agent);
+    match agent.char_indices().nth(120) {
+        Some((cut, _)) => &agent[..cut],
+        None => agent,
     }
 }
 
@@ -146,11 +160,23 @@ mod tests {
     }
 
     #[test]
-    fn the_user_agent_cannot_add_markup() {
-        let m = NoticeMessage::for_change(&change("<a href='https://evil'>x</a>"), &settings());
-        assert!(!m.html.contains("<a href='https://evil'>"));
-        assert!(m.html.contains("&lt;a href=&#39;https://evil&#39;&gt;"));
-        assert_eq!(m.html.matches("<a ").count(), 1, "only the help link");
+    fn the_user_agent_cannot_add_markup_or_links() {
+        let m = NoticeMessage::for_change(&change("<b>Agent</b> 1.0"), &settings());
+        assert!(!m.html.contains("<b>Agent"));
+        assert!(m.html.contains("&lt;b&gt;Agent&lt;/b&gt;"));
+        for agent in [
+            "<a href='https://evil'>x</a>",
+            "call us: www.evil.example",
+            "x@evil.example",
+        ] {
+            let m = NoticeMessage::for_change(&change(agent), &settings());
+            assert!(!m.text.contains("evil"), "{agent}: {}", m.text);
+            assert!(!m.html.contains("evil"), "{agent}");
+            assert_eq!(m.html.matches("<a ").count(), 1, "only the help link");
+        }
+        let long = "A".repeat(300);
+        let m = NoticeMessage::for_change(&change(&long), &settings());
+        assert!(m.text.contains(&"A".repeat(120)) && !m.text.contains(&"A".repeat(121)));
     }
 
     #[test]

@@ -33,6 +33,19 @@ pub struct NoticeState {
     pub sent_version: Option<u64>,
     /// `NoticeDeliveries`: the notice under way.
     pub deliveries: Option<Deliveries>,
+    /// `PasswordVersion`, and the `LastPasswordChange` the account's own last change wrote:
+    /// what an event is checked against, and what the notice says.
+    pub password_version: u64,
+    pub last_change: Option<LastChange>,
+}
+
+/// `LastPasswordChange` as the account holds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LastChange {
+    pub request_id: String,
+    pub source_ip: String,
+    pub user_agent: String,
+    pub at: i64,
 }
 
 /// The progress of the notice of one password version.
@@ -119,6 +132,10 @@ pub enum NoticeError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Mail(#[from] MailError),
+    /// The event names no change the account made (a forged or foreign event): nothing is sent
+    /// and nothing recorded.
+    #[error("the event does not match the account's last change")]
+    NotTheAccountsChange,
     /// Another delivery of the same event holds a claim on an address.
     #[error("another delivery of this notice is sending it")]
     InProgressElsewhere,
@@ -167,12 +184,31 @@ impl<S: NoticeStore, M: Mailer> ChangeNotifier<S, M> {
 
     pub async fn deliver(&self, change: &CommittedChange) -> Result<Outcome, NoticeError> {
         let (user, version) = (change.user_id.as_str(), change.password_version);
-        let message = NoticeMessage::for_change(change, &self.settings);
         let mut sent = 0;
         for _ in 0..MAX_ROUNDS {
             let Some(state) = self.store.state(user).await? else {
                 return Ok(Outcome::NoAccount);
             };
+            // Only the account's own last change is told, in the words the account holds: an
+            // event from anyone else who can publish on the bus sends and records nothing.
+            if version < state.password_version {
+                return Ok(Outcome::Superseded);
+            }
+            let told = match &state.last_change {
+                Some(last)
+                    if version == state.password_version
+                        && last.request_id == change.request_id =>
+                {
+                    CommittedChange {
+                        source_ip: last.source_ip.clone(),
+                        user_agent: last.user_agent.clone(),
+                        at: last.at,
+                        ..change.clone()
+                    }
+                }
+                _ => return Err(NoticeError::NotTheAccountsChange),
+            };
+            let message = NoticeMessage::for_change(&told, &self.settings);
             if state.sent_version.is_some_and(|v| v >= version) {
                 return Ok(if sent > 0 {
                     Outcome::Sent { sent, already: 0 }

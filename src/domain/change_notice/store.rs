@@ -11,12 +11,20 @@ pub struct InMemoryNoticeStore {
 }
 
 impl InMemoryNoticeStore {
-    pub fn with_account(user_id: &str, addresses: &[&str]) -> Self {
+    /// An account whose last change is `last`, at `version`.
+    pub fn with_account(
+        user_id: &str,
+        addresses: &[&str],
+        version: u64,
+        last: super::LastChange,
+    ) -> Self {
         let store = Self::default();
         store.accounts.lock().unwrap().insert(
             user_id.to_string(),
             NoticeState {
                 addresses: addresses.iter().map(|a| a.to_string()).collect(),
+                password_version: version,
+                last_change: Some(last),
                 ..NoticeState::default()
             },
         );

@@ -280,6 +280,15 @@ impl<S: AccountStore> ChangePasswordService<S> {
         // 4. The lockout, before any argon2 work: the hard lock (a fresh sign-in lifts it),
         // then the lock of the window.
         let now = (self.clock)().unix_timestamp();
+        // After a lifted hard lock, until the next change: only a sign-in after it counts (a
+        // session from before it gets no new guesses).
+        if let Some(floor) = account.sign_in_floor
+            && !request.token.auth_time.is_some_and(|at| at > floor)
+        {
+            return Err(ChangeError::SignInRequired {
+                since: now.saturating_sub(floor).max(0) as u64,
+            });
+        }
         if let Some(since) = account.sign_in_required_after {
             if let Some(retry_after) = account.lock_pending(now) {
                 return Err(ChangeError::AttemptsInFlight { retry_after });
