@@ -283,7 +283,7 @@ impl<S: AccountStore> ChangePasswordService<S> {
         // After a lifted hard lock, until the next change: only a sign-in after it counts (a
         // session from before it gets no new guesses).
         if let Some(floor) = account.sign_in_floor
-            && !request.token.auth_time.is_some_and(|at| at > floor)
+            && request.token.auth_time.is_none_or(|at| at <= floor)
         {
             return Err(ChangeError::SignInRequired {
                 since: now.saturating_sub(floor).max(0) as u64,
