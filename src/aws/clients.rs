@@ -62,9 +62,14 @@ pub fn cognito(sdk: &SdkConfig) -> aws_sdk_cognitoidentityprovider::Client {
     aws_sdk_cognitoidentityprovider::Client::from_conf(config.build())
 }
 
-/// The SES v2 client (with a span per call when traced), for `change-notice`.
+/// The SES v2 client (with a span per call when traced), for `change-notice`. One attempt
+/// per send: `SendEmail` is not idempotent, so the SDK's own retry of an attempt whose answer
+/// was lost could mail the address twice; a failed send fails the invocation, whose retry
+/// sends only what is missing.
 pub fn sesv2(sdk: &SdkConfig) -> aws_sdk_sesv2::Client {
-    let config = aws_sdk_sesv2::config::Builder::from(sdk).interceptor(spans(sdk));
+    let config = aws_sdk_sesv2::config::Builder::from(sdk)
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .interceptor(spans(sdk));
     aws_sdk_sesv2::Client::from_conf(config.build())
 }
 

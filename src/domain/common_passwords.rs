@@ -1,8 +1,9 @@
 //! The `CommonPasswords` blocklist (SPEC §4): the most common passwords of public breach
 //! frequency lists, shipped inside the binary (no network). `data/common-passwords.txt` names
-//! its source and licence in `data/README.md`; it holds the entries that a new password could
-//! be (8 code points or more: shorter ones are refused by length first), NFC and case-folded,
-//! sorted, one per line. A lookup is a binary search over the lines.
+//! its source and licence in `data/README.md`; it holds entries that a new password could be
+//! (every one of 15 code points or more, then the most common of 8 or more: shorter ones are
+//! refused by length first), NFC and case-folded, sorted, one per line. A lookup is a binary
+//! search over the lines.
 
 use std::sync::OnceLock;
 

@@ -353,7 +353,7 @@ mod tests {
 
     #[test]
     fn a_single_pattern_from_end_to_end_is_blocklisted() {
-        for pw in ["sunflowersunflower", "abcdefghijklmnop"] {
+        for pw in ["sunflowersunflower", "bcdefghijklmnopq"] {
             assert_eq!(
                 list_of(&lenient().check(pw, &ids())).as_deref(),
                 Some("Pattern"),
