@@ -158,3 +158,10 @@ async fn an_ageing_set_is_refreshed_in_the_background() {
     assert!(refreshed);
     assert_eq!(cache.key(Some("a")).await, Err(JwksError::UnknownKey));
 }
+
+#[test]
+fn the_refresh_ages_are_what_spec_promises() {
+    // SPEC §6: refreshed at least every hour; in the background from 45 minutes.
+    assert_eq!(MAX_AGE, Duration::from_secs(60 * 60));
+    assert_eq!(REFRESH_AFTER, Duration::from_secs(45 * 60));
+}
