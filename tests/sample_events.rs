@@ -197,35 +197,3 @@ async fn every_sample_event_gives_its_documented_answer() {
         }
     }
 }
-
-/// What the change `request_id` to version 1 left on the demo item (the notice checks the
-/// event against it).
-async fn committed_version_1(sdk: &aws_config::SdkConfig, table: &str, request_id: &str) {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    set_attributes(
-        sdk,
-        table,
-        &[
-            ("PasswordVersion", AttributeValue::N("1".into())),
-            (
-                "LastPasswordChange",
-                AttributeValue::M(std::collections::HashMap::from([
-                    (
-                        "RequestId".to_string(),
-                        AttributeValue::S(request_id.into()),
-                    ),
-                    (
-                        "SourceIp".to_string(),
-                        AttributeValue::S("203.0.113.10".into()),
-                    ),
-                    (
-                        "UserAgent".to_string(),
-                        AttributeValue::S("Mozilla/5.0".into()),
-                    ),
-                    ("At".to_string(), AttributeValue::N("1764288000".into())),
-                ])),
-            ),
-        ],
-    )
-    .await;
-}
