@@ -80,7 +80,7 @@ import pathlib
 import re
 import sys
 
-import yaml
+import pipe_event  # the CloudFormation-aware YAML loader, beside this script
 
 DEFAULT_REGION = "eu-west-1"
 DEFAULT_ACCOUNT = "123456789012"
@@ -94,35 +94,12 @@ class CheckError(Exception):
 # -- template.yaml ------------------------------------------------------------------------------
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML loader that reads CloudFormation's short tags as their long forms."""
-
-
-def _cfn_tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "Condition":
-        return {"Condition": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {"Fn::" + suffix: value}
-
-
-_CfnLoader.add_multi_constructor("!", _cfn_tag)
-
-
 def load_template(path):
     """The template at `path` as plain Python values (short tags as their long forms)."""
     text = pathlib.Path(path).read_text()
     if text.lstrip().startswith("{"):
         return json.loads(text)
-    return yaml.load(text, Loader=_CfnLoader)
+    return pipe_event.load_template(path)
 
 
 _NO_VALUE = object()
@@ -672,7 +649,7 @@ def main(argv=None):
     try:
         results = check(args.template, args.role, args.requests, dict(args.parameter), args.table_name,
                         args.region, args.account, args.partition)
-    except (CheckError, OSError, yaml.YAMLError) as e:
+    except (CheckError, OSError, pipe_event.yaml.YAMLError) as e:
         print(f"iam_check: {e}", file=sys.stderr)
         return 2
     denied = 0
