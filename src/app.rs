@@ -1,8 +1,9 @@
 //! Builds the handler from the configuration: the one wiring of adapters to the core, used by
 //! `main.rs` at cold start and by the integration tests.
 
-use crate::auth::jwks::JwksCache;
-use crate::auth::revocation::RevocationCheck;
+use crate::auth::clock::{self, Clock};
+use crate::auth::jwks::{JwksCache, UNKNOWN_KID_PENALTY};
+use crate::auth::revocation::{MARKER_TTL, RevocationCheck};
 use crate::auth::token_verifier::{
     KeyFuture, KeyProblem, SharedKeySource, TokenVerifier, parse_hs256_secret,
 };
@@ -20,19 +21,41 @@ use crate::edge::handler::Handler;
 use crate::web::hibp::HibpRangeApi;
 use aws_config::SdkConfig;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub type App = Handler<DynamoDbAccountStore>;
 
-/// Builds the handler. Fails only on what the configuration check cannot see (no TLS roots).
-pub fn build(config: &Config, sdk: &SdkConfig) -> Result<Arc<App>, String> {
-    build_with_jwks_penalty(config, sdk, crate::auth::jwks::UNKNOWN_KID_PENALTY)
+/// The clock the token checks read and how long they hold back: SPEC's times on the process's
+/// clock in production; tests move a clock of their own instead of waiting.
+#[derive(Clone)]
+pub struct TokenTiming {
+    pub clock: Clock,
+    /// How long a JWKS refetch that lacked the key id holds further ones back.
+    pub jwks_penalty: Duration,
+    /// How long token-authorizer trusts a revocation marker it read (at most [`MARKER_TTL`]).
+    pub marker_ttl: Duration,
 }
 
-/// [`build`] with another penalty after a JWKS refetch that lacked the key id.
-pub fn build_with_jwks_penalty(
+impl Default for TokenTiming {
+    fn default() -> Self {
+        TokenTiming {
+            clock: clock::system_clock(),
+            jwks_penalty: UNKNOWN_KID_PENALTY,
+            marker_ttl: MARKER_TTL,
+        }
+    }
+}
+
+/// Builds the handler. Fails only on what the configuration check cannot see (no TLS roots).
+pub fn build(config: &Config, sdk: &SdkConfig) -> Result<Arc<App>, String> {
+    build_with(config, sdk, &TokenTiming::default())
+}
+
+/// [`build`] with another [`TokenTiming`].
+pub fn build_with(
     config: &Config,
     sdk: &SdkConfig,
-    jwks_penalty: std::time::Duration,
+    timing: &TokenTiming,
 ) -> Result<Arc<App>, String> {
     let store = DynamoDbAccountStore::new(clients::dynamodb(sdk), config.users_table.clone());
     let pepper: Arc<dyn PepperSource> = match &config.pepper_secret_id {
@@ -63,7 +86,7 @@ pub fn build_with_jwks_penalty(
         }
         None => service,
     };
-    let verifier = token_verifier(config, sdk, jwks_penalty)?;
+    let verifier = token_verifier(config, sdk, timing)?;
     Ok(Arc::new(
         Handler::new(service, verifier)
             .with_audience(config.tokens.audience.clone())
@@ -75,7 +98,7 @@ pub fn build_with_jwks_penalty(
 pub fn token_verifier(
     config: &Config,
     sdk: &SdkConfig,
-    jwks_penalty: std::time::Duration,
+    timing: &TokenTiming,
 ) -> Result<Option<TokenVerifier>, String> {
     let tokens = &config.tokens;
     let (Some(issuer), Some(jwks_url)) = (&tokens.issuer, &tokens.jwks_url) else {
@@ -94,7 +117,9 @@ pub fn token_verifier(
     Ok(Some(TokenVerifier::new(
         issuer.clone(),
         tokens.audience.clone(),
-        JwksCache::new(url)?.with_unknown_kid_penalty(jwks_penalty),
+        JwksCache::new(url)?
+            .with_unknown_kid_penalty(timing.jwks_penalty)
+            .with_clock(timing.clock.clone()),
         hs256,
     )))
 }
@@ -102,17 +127,24 @@ pub fn token_verifier(
 pub type TokenAuthorizer = Authorizer<DynamoDbAccountStore>;
 
 /// Builds `token-authorizer`: the same verifier, and the marker read from the users table.
-pub fn build_authorizer(
+pub fn build_authorizer(config: &Config, sdk: &SdkConfig) -> Result<TokenAuthorizer, String> {
+    build_authorizer_with(config, sdk, &TokenTiming::default())
+}
+
+/// [`build_authorizer`] with another [`TokenTiming`].
+pub fn build_authorizer_with(
     config: &Config,
     sdk: &SdkConfig,
-    marker_ttl: std::time::Duration,
+    timing: &TokenTiming,
 ) -> Result<TokenAuthorizer, String> {
-    let verifier = token_verifier(config, sdk, crate::auth::jwks::UNKNOWN_KID_PENALTY)?
+    let verifier = token_verifier(config, sdk, timing)?
         .ok_or("JWT_ISSUER is required: token-authorizer verifies every token itself")?;
     let store = DynamoDbAccountStore::new(clients::dynamodb(sdk), config.users_table.clone());
     Ok(Authorizer::new(
         verifier,
-        RevocationCheck::new(store).with_ttl(marker_ttl),
+        RevocationCheck::new(store)
+            .with_ttl(timing.marker_ttl)
+            .with_clock(timing.clock.clone()),
     ))
 }
 

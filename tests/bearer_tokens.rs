@@ -4,12 +4,14 @@
 mod support;
 
 use base64::Engine;
+use change_password::auth::jwks::{RETRY_AFTER_FAILURE, UNKNOWN_KID_PENALTY};
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::manual_clock::ManualClock;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -127,9 +129,11 @@ struct World {
     table: String,
     app: Arc<change_password::app::App>,
     jwks: JwksServer,
+    /// The JWKS cache's clock: the penalty and the failure back-off pass when the test moves it.
+    clock: ManualClock,
 }
 
-async fn world_with(extra: &[(&str, &str)], penalty: Duration) -> World {
+async fn world_with(extra: &[(&str, &str)]) -> World {
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
@@ -144,18 +148,20 @@ async fn world_with(extra: &[(&str, &str)], penalty: Duration) -> World {
         ("JWT_JWKS_URL", jwks.url.as_str()),
     ];
     vars.extend_from_slice(extra);
-    let app = change_password::app::build_with_jwks_penalty(&config(&table, &vars), &sdk, penalty)
-        .unwrap();
+    let clock = ManualClock::default();
+    let app =
+        change_password::app::build_with(&config(&table, &vars), &sdk, &clock.timing()).unwrap();
     World {
         sdk,
         table,
         app,
         jwks,
+        clock,
     }
 }
 
 async fn world() -> World {
-    world_with(&[], change_password::auth::jwks::UNKNOWN_KID_PENALTY).await
+    world_with(&[]).await
 }
 
 /// A function URL event (no authorizer) carrying `token` in the Authorization header.
@@ -403,8 +409,7 @@ async fn a_key_published_after_the_cache_was_filled_is_accepted_on_first_use() {
 
 #[tokio::test]
 async fn a_key_published_during_the_penalty_is_accepted_once_it_ends() {
-    let penalty = Duration::from_millis(400);
-    let w = world_with(&[], penalty).await;
+    let w = world().await;
     let early = sign(&access_claims(), Algorithm::RS256, &rsa(2), Some("rsa-2"));
     // rsa-2 is not published yet: the refetch lacks it, and the penalty starts.
     assert_eq!(invoke(&w.app, with_header(&early), "r").await.status, 401);
@@ -419,7 +424,12 @@ async fn a_key_published_during_the_penalty_is_accepted_once_it_ends() {
         1,
         "held back by the penalty"
     );
-    tokio::time::sleep(penalty + Duration::from_millis(100)).await;
+    // The penalty (10 s) holds to its last moment, and not a moment longer.
+    w.clock
+        .advance(UNKNOWN_KID_PENALTY - Duration::from_millis(1));
+    assert_eq!(invoke(&w.app, with_header(&early), "r").await.status, 401);
+    assert_eq!(w.jwks.hits.load(Ordering::SeqCst), 1);
+    w.clock.advance(Duration::from_millis(1));
     expect_changed(&w, with_header(&early), "after the penalty").await;
     assert_eq!(w.jwks.hits.load(Ordering::SeqCst), 2);
 }
@@ -435,11 +445,7 @@ async fn hs256_through_a_secret_in_secrets_manager() {
         .send()
         .await
         .unwrap();
-    let w = world_with(
-        &[("JWT_HS256_SECRET_ID", secret_id.as_str())],
-        change_password::auth::jwks::UNKNOWN_KID_PENALTY,
-    )
-    .await;
+    let w = world_with(&[("JWT_HS256_SECRET_ID", secret_id.as_str())]).await;
     let forged = sign(
         &access_claims(),
         Algorithm::HS256,
@@ -470,12 +476,17 @@ async fn jwks_down_is_503_not_401() {
     assert_eq!(a.body["Errors"][0]["Type"], 2);
     // The figure, not only the header's presence (SPEC §4: 503 + Retry-After).
     assert_eq!(a.header("retry-after"), Some("1"), "{:?}", a.headers);
-    // It recovers by itself once the endpoint is back (after the short failure back-off).
+    // It recovers by itself once the endpoint is back, after the failure back-off (5 s): until
+    // then the endpoint is not asked again.
     w.jwks.down.store(false, Ordering::SeqCst);
-    tokio::time::sleep(
-        change_password::auth::jwks::RETRY_AFTER_FAILURE + Duration::from_millis(100),
-    )
-    .await;
+    let asked = w.jwks.hits.load(Ordering::SeqCst);
+    w.clock
+        .advance(RETRY_AFTER_FAILURE - Duration::from_millis(1));
+    invoke(&w.app, with_header(&rs(&access_claims())), "r")
+        .await
+        .assert_code(503, "ServiceUnavailable");
+    assert_eq!(w.jwks.hits.load(Ordering::SeqCst), asked);
+    w.clock.advance(Duration::from_millis(1));
     expect_changed(&w, with_header(&rs(&access_claims())), "recovered").await;
 }
 
@@ -514,7 +525,7 @@ async fn precedence_authorizer_then_header_then_query() {
 
 #[tokio::test]
 async fn jwks_down_later_keeps_cached_keys_and_is_503_for_new_ones() {
-    let w = world_with(&[], Duration::from_millis(100)).await;
+    let w = world().await;
     // The keys are cached by a first request.
     let mut c = access_claims();
     c["sub"] = json!("nobody-here");
@@ -523,7 +534,6 @@ async fn jwks_down_later_keeps_cached_keys_and_is_503_for_new_ones() {
         .assert_code(404, "AccountNotFound");
     // The endpoint goes down: tokens signed with a cached key still verify...
     w.jwks.down.store(true, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(150)).await;
     invoke(&w.app, with_header(&rs(&c)), "r")
         .await
         .assert_code(404, "AccountNotFound");

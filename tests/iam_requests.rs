@@ -163,8 +163,12 @@ async fn every_request_of_token_authorizer_is_allowed_by_its_role() {
             ("JWT_HS256_SECRET_ID", secret_id.as_str()),
         ],
     );
-    let authorizer =
-        change_password::app::build_authorizer(&cfg, &proxy.sdk(&sdk), Duration::ZERO).unwrap();
+    let authorizer = change_password::app::build_authorizer_with(
+        &cfg,
+        &proxy.sdk(&sdk),
+        &support::manual_clock::marker_read_every_time(),
+    )
+    .unwrap();
     let token = sign_hs256(
         key,
         &json!({"sub": DEMO_SUB, "username": "demo", "token_use": "access",

@@ -4,7 +4,9 @@
 
 mod support;
 
-use change_password::auth::jwks::{JwksCache, JwksError, MAX_AGE, REFRESH_AFTER};
+use change_password::auth::jwks::{
+    JwksCache, JwksError, MAX_AGE, REFRESH_AFTER, RETRY_AFTER_FAILURE, UNKNOWN_KID_PENALTY,
+};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -138,7 +140,7 @@ async fn an_ageing_set_is_refreshed_in_the_background() {
     clock.store(REFRESH_AFTER.as_secs() + 1, Ordering::SeqCst);
     // Answered from the cached set; the refresh runs beside the lookup.
     assert!(ok(cache.key(Some("a")).await));
-    for _ in 0..200 {
+    for _ in 0..2000 {
         if issuer.fetches.load(Ordering::SeqCst) == 2 {
             break;
         }
@@ -148,7 +150,7 @@ async fn an_ageing_set_is_refreshed_in_the_background() {
     assert_eq!(issuer.fetches.load(Ordering::SeqCst), 2);
     // Once refreshed, "a" is unknown (a refetch confirms it) and "b" is there.
     let mut refreshed = false;
-    for _ in 0..200 {
+    for _ in 0..2000 {
         if ok(cache.key(Some("b")).await) {
             refreshed = true;
             break;
@@ -164,4 +166,74 @@ fn the_refresh_ages_are_what_spec_promises() {
     // SPEC §6: refreshed at least every hour; in the background from 45 minutes.
     assert_eq!(MAX_AGE, Duration::from_secs(60 * 60));
     assert_eq!(REFRESH_AFTER, Duration::from_secs(45 * 60));
+}
+
+#[tokio::test]
+async fn a_token_without_a_key_id_is_verified_only_when_one_key_is_published() {
+    let issuer = Issuer::start(&["only"]).await;
+    let (one, _) = cache(&issuer);
+    assert!(ok(one.key(None).await));
+    // With two keys published, no key id names neither.
+    let issuer = Issuer::start(&["a", "b"]).await;
+    let (cache, _) = cache(&issuer);
+    assert_eq!(cache.key(None).await, Err(JwksError::UnknownKey));
+    assert!(ok(cache.key(Some("b")).await));
+}
+
+#[tokio::test]
+async fn after_a_failed_fetch_the_endpoint_is_asked_again_5_s_later_and_not_before() {
+    let issuer = Issuer::start(&["k"]).await;
+    issuer.failing.store(true, Ordering::SeqCst);
+    let (cache, clock) = cache(&issuer);
+    assert!(matches!(
+        cache.key(Some("k")).await,
+        Err(JwksError::Unavailable(_))
+    ));
+    issuer.failing.store(false, Ordering::SeqCst);
+    clock.store(RETRY_AFTER_FAILURE.as_secs() - 1, Ordering::SeqCst);
+    assert!(matches!(
+        cache.key(Some("k")).await,
+        Err(JwksError::Unavailable(_))
+    ));
+    assert_eq!(issuer.fetches.load(Ordering::SeqCst), 1, "held back");
+    clock.store(RETRY_AFTER_FAILURE.as_secs(), Ordering::SeqCst);
+    assert!(ok(cache.key(Some("k")).await));
+    assert_eq!(issuer.fetches.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn an_unknown_key_id_holds_refetches_back_for_10_s_and_not_longer() {
+    let issuer = Issuer::start(&["k1"]).await;
+    let (cache, clock) = cache(&issuer);
+    // The first fetch lacks "k2": the penalty starts.
+    assert_eq!(cache.key(Some("k2")).await, Err(JwksError::UnknownKey));
+    assert_eq!(issuer.fetches.load(Ordering::SeqCst), 1);
+    issuer.publish(&["k1", "k2"]);
+    clock.store(UNKNOWN_KID_PENALTY.as_secs() - 1, Ordering::SeqCst);
+    assert_eq!(cache.key(Some("k2")).await, Err(JwksError::UnknownKey));
+    assert_eq!(issuer.fetches.load(Ordering::SeqCst), 1, "held back");
+    // A cached key id is not held back.
+    assert!(ok(cache.key(Some("k1")).await));
+    clock.store(UNKNOWN_KID_PENALTY.as_secs(), Ordering::SeqCst);
+    assert!(ok(cache.key(Some("k2")).await));
+    assert_eq!(issuer.fetches.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_key_set_is_read_up_to_256_kib_and_refused_past_it() {
+    // Four RSA keys make about 1.9 KB; eight hundred, about 340 KB.
+    let kids = |n: usize| -> Vec<&'static str> {
+        (0..n)
+            .map(|i| &*Box::leak(format!("key-{i}").into_boxed_str()))
+            .collect()
+    };
+    let issuer = Issuer::start(&kids(4)).await;
+    let (small, _) = cache(&issuer);
+    assert!(ok(small.key(Some("key-3")).await));
+    let issuer = Issuer::start(&kids(800)).await;
+    let (cache, _) = cache(&issuer);
+    assert!(matches!(
+        cache.key(Some("key-3")).await,
+        Err(JwksError::Unavailable(_))
+    ));
 }

@@ -2,76 +2,11 @@
 
 mod support;
 
-use change_password::logging;
 use serde_json::{Value, json};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use support::log_capture::capture;
 use support::*;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
 const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzZWNyZXQtc3ViIn0.c2lnbmF0dXJlLXNlY3JldA";
-
-/// The process's one log capture, at TRACE: the subscriber is global, so every test of this
-/// file writes into it, and each checks the whole of it.
-fn capture() -> Capture {
-    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
-    CAPTURE
-        .get_or_init(|| {
-            let capture = Capture::default();
-            logging::init_with(
-                logging::env_filter(Some("TRACE"), None),
-                false,
-                capture.clone(),
-            );
-            capture
-        })
-        .clone()
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-
-    /// The request lines (`change-password request`) of `request_id`, parsed.
-    fn request_lines(&self, request_id: &str) -> Vec<Value> {
-        self.text()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|l| l["request_id"] == request_id && l["message"] == "change-password request")
-            .collect()
-    }
-
-    fn assert_absent(&self, secrets: &[&str]) {
-        let logs = self.text();
-        assert!(!logs.is_empty());
-        for secret in secrets {
-            assert!(
-                !secret.is_empty() && !logs.contains(secret),
-                "a secret ({secret}) reached the logs:\n{logs}"
-            );
-        }
-    }
-}
 
 #[tokio::test]
 async fn nothing_secret_is_logged_at_trace() {
@@ -108,7 +43,7 @@ async fn nothing_secret_is_logged_at_trace() {
     outcomes.push(invoke(&app, e, "log-test").await.status);
     assert_eq!(outcomes, vec![400, 400, 200, 400, 401, 401]);
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(
         logs.contains("change-password request"),
         "the request lines are logged"

@@ -57,8 +57,9 @@ async fn the_lockout_turned_off_is_a_warning_at_start_up() {
     let api = RuntimeApi::start().await;
     let mut on = api.spawn_function(&aws_vars("users", &[]));
     let mut off = api.spawn_function(&aws_vars("users", &[("LOCKOUT_THRESHOLD", "0")]));
-    // Both start (a warning is not an error); their start-up logs say it or not.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // Both start (a warning is not an error): each polls for its first event; their start-up
+    // logs say it or not.
+    assert!(api.polled(2, std::time::Duration::from_secs(60)).await);
     for child in [&mut on, &mut off] {
         assert!(child.try_wait().unwrap().is_none(), "the function started");
         child.start_kill().unwrap();

@@ -5,11 +5,13 @@
 
 mod support;
 
-use change_password::app::TokenAuthorizer;
+use change_password::app::{TokenAuthorizer, TokenTiming};
+use change_password::auth::revocation::MARKER_TTL;
 use change_password::domain::sessions::{RevocationMarker, SessionIds};
 use change_password::edge::authorizer::AuthorizerError;
 use serde_json::{Value, json};
 use std::time::Duration;
+use support::manual_clock::{ManualClock, marker_read_every_time};
 use support::*;
 
 const KEY: &str = "a-test-only-hs256-key-for-the-authorizer-tests";
@@ -43,7 +45,7 @@ async fn authorizer_for(
     sdk: &aws_config::SdkConfig,
     table: &str,
     secret_id: &str,
-    ttl: Duration,
+    timing: &TokenTiming,
 ) -> TokenAuthorizer {
     let jwks = empty_jwks().await;
     let cfg = config(
@@ -54,7 +56,7 @@ async fn authorizer_for(
             ("JWT_HS256_SECRET_ID", secret_id),
         ],
     );
-    change_password::app::build_authorizer(&cfg, sdk, ttl).unwrap()
+    change_password::app::build_authorizer_with(&cfg, sdk, timing).unwrap()
 }
 
 fn token(sub: &str, iat: i64, jti: &str) -> String {
@@ -112,8 +114,13 @@ async fn the_sample_events_are_allowed_with_a_valid_token_and_refused_as_they_st
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
-    let authorizer =
-        authorizer_for(&sdk, &table, &secret(&sdk, &table).await, Duration::ZERO).await;
+    let authorizer = authorizer_for(
+        &sdk,
+        &table,
+        &secret(&sdk, &table).await,
+        &marker_read_every_time(),
+    )
+    .await;
     let valid = token(DEMO_SUB, now() - 10, "session-1");
     let mut names: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/events"))
         .unwrap()
@@ -168,8 +175,13 @@ async fn tokens_issued_before_a_change_are_refused_but_the_changing_session() {
     let table = new_table(&sdk).await;
     let at = now() - 100;
     changed_at(&sdk, &table, at, "changing-session").await;
-    let authorizer =
-        authorizer_for(&sdk, &table, &secret(&sdk, &table).await, Duration::ZERO).await;
+    let authorizer = authorizer_for(
+        &sdk,
+        &table,
+        &secret(&sdk, &table).await,
+        &marker_read_every_time(),
+    )
+    .await;
     for (iat, jti, expected) in [
         (at - 1, "another-session", false),
         (at - 1, "changing-session", true),
@@ -209,16 +221,19 @@ async fn the_marker_is_cached_for_at_most_the_ttl() {
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
-    let ttl = Duration::from_millis(500);
-    let authorizer = authorizer_for(&sdk, &table, &secret(&sdk, &table).await, ttl).await;
+    let time = ManualClock::default();
+    let authorizer =
+        authorizer_for(&sdk, &table, &secret(&sdk, &table).await, &time.timing()).await;
     let old = token(DEMO_SUB, now() - 30, "old-session");
     let event = with_token("authorizer-rest-token.json", &old);
     assert!(allowed(&authorizer.handle_event(&event).await));
     // A change happens now: within the TTL the cached (empty) marker still answers...
     changed_at(&sdk, &table, now(), "changing-session").await;
     assert!(allowed(&authorizer.handle_event(&event).await));
-    // ...and once it has passed, the token is refused.
-    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    time.advance(MARKER_TTL - Duration::from_millis(1));
+    assert!(allowed(&authorizer.handle_event(&event).await));
+    // ...and once it has passed (30 s), the token is refused.
+    time.advance(Duration::from_millis(1));
     assert_eq!(
         authorizer.handle_event(&event).await.unwrap_err(),
         AuthorizerError::Unauthorized
@@ -235,8 +250,8 @@ async fn an_unreadable_marker_fails_closed_unless_a_fresh_one_is_cached() {
         "authorizer-rest-token.json",
         &token(DEMO_SUB, now(), "session"),
     );
-    let ttl = Duration::from_millis(400);
-    let authorizer = authorizer_for(&sdk, &table, &secret_id, ttl).await;
+    let time = ManualClock::default();
+    let authorizer = authorizer_for(&sdk, &table, &secret_id, &time.timing()).await;
     assert!(allowed(&authorizer.handle_event(&event).await));
     // The table goes away: DynamoDB answers an error, as when it cannot be read. The marker
     // read within the TTL still answers...
@@ -247,8 +262,10 @@ async fn an_unreadable_marker_fails_closed_unless_a_fresh_one_is_cached() {
         .await
         .unwrap();
     assert!(allowed(&authorizer.handle_event(&event).await));
+    time.advance(MARKER_TTL - Duration::from_millis(1));
+    assert!(allowed(&authorizer.handle_event(&event).await));
     // ...and past it, the authorizer fails closed: an error, not an allow and not a 401.
-    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    time.advance(Duration::from_millis(1));
     match authorizer.handle_event(&event).await {
         Err(AuthorizerError::Unavailable(_)) => {}
         other => panic!("an unreadable marker must fail closed, not {other:?}"),
@@ -272,8 +289,13 @@ async fn an_unreadable_marker_fails_closed_unless_a_fresh_one_is_cached() {
 async fn machine_tokens_are_let_through_and_missing_tokens_are_unauthorized() {
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
-    let authorizer =
-        authorizer_for(&sdk, &table, &secret(&sdk, &table).await, Duration::ZERO).await;
+    let authorizer = authorizer_for(
+        &sdk,
+        &table,
+        &secret(&sdk, &table).await,
+        &marker_read_every_time(),
+    )
+    .await;
     let machine = sign_hs256(
         KEY,
         &json!({"sub": "app-1", "client_id": "app-1", "token_use": "access", "iss": ISSUER,
@@ -302,8 +324,13 @@ async fn a_token_of_unknown_age_is_passed_on_as_such_not_as_vouched_for() {
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
-    let authorizer =
-        authorizer_for(&sdk, &table, &secret(&sdk, &table).await, Duration::ZERO).await;
+    let authorizer = authorizer_for(
+        &sdk,
+        &table,
+        &secret(&sdk, &table).await,
+        &marker_read_every_time(),
+    )
+    .await;
     // No `iat`, and no change yet: allowed, and the context says the age is unknown.
     let claims = json!({"sub": DEMO_SUB, "username": "demo", "token_use": "access",
                         "iss": ISSUER, "exp": now() + 600, "jti": "session-9"});

@@ -11,6 +11,7 @@
 //! of the last set fetched. A Lambda environment runs code only during invocations: "in the
 //! background" is during one, without delaying its answer.
 
+use crate::auth::clock::{Clock, system_clock};
 use crate::web::https::{self, HttpsClient};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,9 +39,6 @@ pub enum JwksError {
     #[error("the JWKS endpoint is unavailable: {0}")]
     Unavailable(String),
 }
-
-/// The time, injectable for tests.
-pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 #[derive(Default)]
 struct State {
@@ -85,7 +83,7 @@ impl JwksCache {
                 url,
                 penalty: UNKNOWN_KID_PENALTY,
                 client,
-                clock: Arc::new(Instant::now),
+                clock: system_clock(),
                 state: Mutex::new(State::default()),
                 fetching: tokio::sync::Mutex::new(()),
                 refreshing: AtomicBool::new(false),

@@ -3,6 +3,7 @@
 //! 30 s; with API Gateway's cache of the answer at 30 s or less, a change reaches every API
 //! within a minute.
 
+use crate::auth::clock::{Clock, system_clock};
 use crate::auth::principal::Principal;
 use crate::domain::sessions::{MarkerSource, RevocationMarker};
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ pub struct RevocationCheck<M> {
     source: M,
     ttl: Duration,
     max_users: usize,
+    clock: Clock,
     cache: Mutex<HashMap<String, (Instant, Option<RevocationMarker>)>>,
 }
 
@@ -37,6 +39,7 @@ impl<M: MarkerSource> RevocationCheck<M> {
             source,
             ttl: MARKER_TTL,
             max_users: MAX_CACHED_USERS,
+            clock: system_clock(),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -53,12 +56,18 @@ impl<M: MarkerSource> RevocationCheck<M> {
         self
     }
 
+    /// Another clock (tests move it instead of waiting for the TTL).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     pub async fn verdict(&self, principal: &Principal) -> Verdict {
         let marker = match self.cached(&principal.user_id) {
             Some(marker) => marker,
             // The entry's age counts from before the read was sent, so that a slow read does
             // not stretch how long a change takes to be seen.
-            None => match (Instant::now(), self.source.marker(&principal.user_id).await) {
+            None => match ((self.clock)(), self.source.marker(&principal.user_id).await) {
                 (asked, Ok(marker)) => {
                     self.remember(&principal.user_id, asked, marker.clone());
                     marker
@@ -73,22 +82,28 @@ impl<M: MarkerSource> RevocationCheck<M> {
     }
 
     fn cached(&self, user_id: &str) -> Option<Option<RevocationMarker>> {
+        let now = (self.clock)();
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         cache
             .get(user_id)
-            .filter(|(read, _)| read.elapsed() < self.ttl)
+            .filter(|(read, _)| self.is_fresh(*read, now))
             .map(|(_, marker)| marker.clone())
     }
 
     fn remember(&self, user_id: &str, asked: Instant, marker: Option<RevocationMarker>) {
+        let now = (self.clock)();
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= self.max_users {
-            cache.retain(|_, (read, _)| read.elapsed() < self.ttl);
+            cache.retain(|_, (read, _)| self.is_fresh(*read, now));
             if cache.len() >= self.max_users {
                 cache.clear();
             }
         }
         cache.insert(user_id.to_string(), (asked, marker));
+    }
+
+    fn is_fresh(&self, read: Instant, now: Instant) -> bool {
+        now.saturating_duration_since(read) < self.ttl
     }
 }
 
@@ -98,10 +113,26 @@ mod tests {
     use crate::auth::principal::PrincipalSource;
     use crate::domain::account_store::StoreError;
     use crate::domain::sessions::{IssuedAt, SessionIds, TokenFacts};
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-    /// A marker source whose every read takes `delay` and is counted.
+    /// A clock the test moves, in milliseconds from a fixed start.
+    #[derive(Clone, Default)]
+    struct TestClock(Arc<AtomicU64>);
+
+    impl TestClock {
+        fn clock(&self) -> Clock {
+            let (start, offset) = (Instant::now(), self.0.clone());
+            Arc::new(move || start + Duration::from_millis(offset.load(Ordering::SeqCst)))
+        }
+        fn advance(&self, by: Duration) {
+            self.0.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
+        }
+    }
+
+    /// A marker source whose every read takes `delay` of the test's clock and is counted.
     struct SlowSource {
+        clock: TestClock,
         delay: Duration,
         reads: AtomicUsize,
     }
@@ -109,12 +140,20 @@ mod tests {
     impl MarkerSource for &'static SlowSource {
         async fn marker(&self, _: &str) -> Result<Option<RevocationMarker>, StoreError> {
             self.reads.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(self.delay).await;
+            self.clock.advance(self.delay);
             Ok(Some(RevocationMarker {
                 tokens_valid_after: 1_000,
                 session: SessionIds::default(),
             }))
         }
+    }
+
+    fn slow_source(delay: Duration) -> &'static SlowSource {
+        Box::leak(Box::new(SlowSource {
+            clock: TestClock::default(),
+            delay,
+            reads: AtomicUsize::new(0),
+        }))
     }
 
     fn caller(iat: i64) -> Principal {
@@ -131,21 +170,35 @@ mod tests {
 
     #[test]
     fn no_marker_is_trusted_for_longer_than_the_ttl() {
-        let source: &'static SlowSource = Box::leak(Box::new(SlowSource {
-            delay: Duration::ZERO,
-            reads: AtomicUsize::new(0),
-        }));
-        let check = RevocationCheck::new(source).with_ttl(Duration::from_secs(3600));
+        let check =
+            RevocationCheck::new(slow_source(Duration::ZERO)).with_ttl(Duration::from_secs(3600));
         assert_eq!(check.ttl, MARKER_TTL);
     }
 
     #[tokio::test]
+    async fn a_marker_is_read_again_once_it_is_exactly_the_ttl_old() {
+        let source = slow_source(Duration::ZERO);
+        let check = RevocationCheck::new(source).with_clock(source.clock.clock());
+        assert_eq!(check.verdict(&caller(999)).await, Verdict::Revoked);
+        source.clock.advance(MARKER_TTL - Duration::from_millis(1));
+        assert_eq!(check.verdict(&caller(1_000)).await, Verdict::Valid);
+        assert_eq!(source.reads.load(Ordering::SeqCst), 1, "still cached");
+        source.clock.advance(Duration::from_millis(1));
+        check.verdict(&caller(1_000)).await;
+        assert_eq!(
+            source.reads.load(Ordering::SeqCst),
+            2,
+            "read again at the TTL"
+        );
+    }
+
+    #[tokio::test]
     async fn a_cached_marker_ages_from_when_it_was_asked_for() {
-        let source: &'static SlowSource = Box::leak(Box::new(SlowSource {
-            delay: Duration::from_millis(600),
-            reads: AtomicUsize::new(0),
-        }));
-        let check = RevocationCheck::new(source).with_ttl(Duration::from_millis(800));
+        // Every read takes 600 ms; the TTL is 800 ms.
+        let source = slow_source(Duration::from_millis(600));
+        let check = RevocationCheck::new(source)
+            .with_ttl(Duration::from_millis(800))
+            .with_clock(source.clock.clock());
         assert_eq!(check.verdict(&caller(999)).await, Verdict::Revoked);
         assert_eq!(check.verdict(&caller(1_000)).await, Verdict::Valid);
         assert_eq!(
@@ -154,7 +207,7 @@ mod tests {
             "the second was cached"
         );
         // 300 ms after the answer, 900 ms after the question: older than the TTL.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        source.clock.advance(Duration::from_millis(300));
         check.verdict(&caller(1_000)).await;
         assert_eq!(source.reads.load(Ordering::SeqCst), 2);
     }
@@ -205,5 +258,26 @@ mod tests {
         assert_eq!(check.verdict(&user("revoked-a")).await, Verdict::Revoked);
         assert_eq!(reads(&check), before + 1);
         assert!(size(&check) <= 2);
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_drops_its_expired_markers_before_its_live_ones() {
+        let time = TestClock::default();
+        let check = RevocationCheck::new(Markers {
+            reads: AtomicUsize::new(0),
+        })
+        .with_max_users(2)
+        .with_clock(time.clock());
+        let reads = |c: &RevocationCheck<Markers>| c.source.reads.load(Ordering::SeqCst);
+        check.verdict(&user("old")).await;
+        time.advance(MARKER_TTL / 2);
+        check.verdict(&user("revoked-live")).await;
+        // "old" has expired, "revoked-live" has not: a third user takes the place of "old" only.
+        time.advance(MARKER_TTL / 2);
+        check.verdict(&user("new")).await;
+        assert_eq!(reads(&check), 3);
+        assert_eq!(check.cache.lock().unwrap().len(), 2);
+        assert_eq!(check.verdict(&user("revoked-live")).await, Verdict::Revoked);
+        assert_eq!(reads(&check), 3, "the live marker was kept");
     }
 }

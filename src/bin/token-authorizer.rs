@@ -2,7 +2,7 @@
 //! start: the configuration (`USERS_TABLE`, `JWT_*`), the clients and the authorizer, once.
 
 use change_password::aws::clients as aws_clients;
-use change_password::{app, auth::revocation::MARKER_TTL, config::Config, logging};
+use change_password::{app, config::Config, logging};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         std::process::exit(2);
     });
     let sdk = aws_clients::load().await;
-    let authorizer = app::build_authorizer(&config, &sdk, MARKER_TTL).unwrap_or_else(|e| {
+    let authorizer = app::build_authorizer(&config, &sdk).unwrap_or_else(|e| {
         tracing::error!("{e}");
         eprintln!("configuration error: {e}");
         std::process::exit(2);

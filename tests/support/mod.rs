@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod http1;
+pub mod log_capture;
+pub mod manual_clock;
 pub mod recording_proxy;
 pub mod runtime_api;
 pub mod scripted_store;

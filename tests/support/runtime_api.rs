@@ -55,6 +55,8 @@ struct Shared {
     events: Mutex<mpsc::UnboundedReceiver<(String, Value, String)>>,
     pending: std::sync::Mutex<HashMap<String, oneshot::Sender<Invocation>>>,
     first_poll: std::sync::Mutex<Option<Instant>>,
+    /// `next` polls received: a process polls once it has started.
+    polls: AtomicUsize,
     init_errors: std::sync::Mutex<Vec<String>>,
 }
 
@@ -74,6 +76,7 @@ impl RuntimeApi {
             events: Mutex::new(receiver),
             pending: std::sync::Mutex::new(HashMap::new()),
             first_poll: std::sync::Mutex::new(None),
+            polls: AtomicUsize::new(0),
             init_errors: std::sync::Mutex::new(Vec::new()),
         });
         let s = shared.clone();
@@ -115,6 +118,19 @@ impl RuntimeApi {
     /// When the first `next` poll arrived.
     pub fn first_poll(&self) -> Option<Instant> {
         *self.shared.first_poll.lock().unwrap()
+    }
+
+    /// Waits until `count` `next` polls have arrived (that many processes started), for at
+    /// most `limit`; whether they did.
+    pub async fn polled(&self, count: usize, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while self.shared.polls.load(Ordering::SeqCst) < count {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
     }
 
     pub fn init_errors(&self) -> Vec<String> {
@@ -175,6 +191,7 @@ async fn serve_connection(mut socket: TcpStream, shared: Arc<Shared>) {
                 .lock()
                 .unwrap()
                 .get_or_insert_with(Instant::now);
+            shared.polls.fetch_add(1, Ordering::SeqCst);
             let next = shared.events.lock().await.recv().await;
             let Some((id, event, trace)) = next else {
                 return;
