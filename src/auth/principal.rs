@@ -540,4 +540,99 @@ mod tests {
         let ctx = json!({"identity": {"apiKey": null, "apiKeyId": ""}});
         assert_eq!(user(ctx), Ok(None));
     }
+
+    #[test]
+    fn a_lambda_authorizer_context_naming_a_machine_is_refused() {
+        // As token-authorizer writes it (docs/api.md): `principal_type` "machine" or "user".
+        let ctx = json!({"authorizer": {"lambda": {"sub": "app1", "principal_type": "machine"}}});
+        assert_eq!(user(ctx), Err(PrincipalError::MachineToken));
+        let ctx = json!({"authorizer": {"lambda": {"sub": "u-1", "principal_type": "user"}}});
+        assert_eq!(user(ctx).unwrap().unwrap().kind, PrincipalKind::User);
+        assert_eq!(PrincipalKind::Machine.as_str(), "machine");
+        assert_eq!(PrincipalKind::User.as_str(), "user");
+    }
+
+    #[test]
+    fn sources_are_named_as_the_request_log_documents_them() {
+        // docs/operations.md: the `source` of the request log line.
+        let names = [
+            PrincipalSource::HttpApiJwtAuthorizer,
+            PrincipalSource::RestCognitoAuthorizer,
+            PrincipalSource::LambdaAuthorizer,
+            PrincipalSource::BearerToken,
+        ]
+        .map(PrincipalSource::as_str);
+        assert_eq!(
+            names,
+            [
+                "HttpApiJwtAuthorizer",
+                "RestCognitoAuthorizer",
+                "LambdaAuthorizer",
+                "BearerToken"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_sign_in_is_recent_up_to_max_age_seconds_and_never_without_auth_time() {
+        let at = |auth_time: Option<i64>| Principal {
+            user_id: "u".into(),
+            source: PrincipalSource::BearerToken,
+            token: TokenFacts {
+                auth_time,
+                ..TokenFacts::default()
+            },
+            kind: PrincipalKind::User,
+        };
+        assert!(at(Some(1_000)).signed_in_within(300, 1_300));
+        assert!(!at(Some(1_000)).signed_in_within(300, 1_301));
+        assert!(!at(None).signed_in_within(300, 1_000));
+    }
+
+    #[test]
+    fn verified_tokens_name_an_accepted_client_in_aud_or_client_id() {
+        let claims = |v: Value| v.as_object().unwrap().clone();
+        let accepted = vec!["app-a".to_string()];
+        assert!(audience_accepted(&[], &claims(json!({"sub": "u"}))));
+        assert!(audience_accepted(
+            &accepted,
+            &claims(json!({"aud": "app-a"}))
+        ));
+        assert!(audience_accepted(
+            &accepted,
+            &claims(json!({"aud": ["x", "app-a"]}))
+        ));
+        assert!(audience_accepted(
+            &accepted,
+            &claims(json!({"client_id": "app-a"}))
+        ));
+        // A token's own `aud` is never the flattened form an HTTP API authorizer passes.
+        assert!(!audience_accepted(
+            &accepted,
+            &claims(json!({"aud": "[x app-a]"}))
+        ));
+        assert!(!audience_accepted(
+            &accepted,
+            &claims(json!({"aud": "app-b", "client_id": "app-b"}))
+        ));
+        assert!(!audience_accepted(&accepted, &claims(json!({"sub": "u"}))));
+    }
+
+    #[test]
+    fn claims_are_read_as_strings_from_strings_numbers_and_booleans() {
+        assert_eq!(claim_string(&json!("a")), Some("a".into()));
+        assert_eq!(claim_string(&json!(42)), Some("42".into()));
+        assert_eq!(claim_string(&json!(true)), Some("true".into()));
+        assert_eq!(claim_string(&json!(null)), None);
+        assert_eq!(claim_string(&json!(["a"])), None);
+    }
+
+    #[test]
+    fn either_user_name_claim_makes_a_user_of_a_subject_equal_to_its_client() {
+        for name in ["username", "cognito:username"] {
+            let claims = json!({"sub": "app1", "client_id": "app1", name: "n"});
+            let principal = from_claims(claims.as_object().unwrap(), PrincipalSource::BearerToken);
+            assert_eq!(principal.unwrap().kind, PrincipalKind::User, "{name}");
+        }
+    }
 }
