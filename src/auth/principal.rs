@@ -635,4 +635,46 @@ mod tests {
             assert_eq!(principal.unwrap().kind, PrincipalKind::User, "{name}");
         }
     }
+
+    #[test]
+    fn a_lambda_authorizer_context_shows_a_machine_by_its_claims_too() {
+        let lambda = |v: Value| user(json!({"authorizer": {"lambda": v}}));
+        assert_eq!(
+            lambda(json!({"sub": "app1", "client_id": "app1"})),
+            Err(PrincipalError::MachineToken)
+        );
+        for ctx in [
+            json!({"sub": "app1", "client_id": "app1", "username": "n"}),
+            json!({"sub": "app1", "client_id": "app1", "cognito:username": "n"}),
+            json!({"sub": "u-1", "client_id": "app1"}),
+            json!({"sub": "u-1"}),
+        ] {
+            assert_eq!(
+                lambda(ctx.clone()).unwrap().unwrap().kind,
+                PrincipalKind::User,
+                "{ctx}"
+            );
+        }
+    }
+
+    #[test]
+    fn time_claims_up_to_60_s_ahead_are_believed() {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let facts = |iat: i64| {
+            let claims = json!({"sub": "u", "iat": iat, "auth_time": iat});
+            token_facts(claims.as_object().unwrap(), IssuedAt::Unknown)
+        };
+        let ahead = facts(now + 30);
+        assert_eq!(
+            (ahead.issued_at, ahead.auth_time),
+            (IssuedAt::At(now + 30), Some(now + 30))
+        );
+        let now_facts = facts(now);
+        assert_eq!(now_facts.issued_at, IssuedAt::At(now));
+        let beyond = facts(now + 600);
+        assert_eq!(
+            (beyond.issued_at, beyond.auth_time),
+            (IssuedAt::Unknown, None)
+        );
+    }
 }
