@@ -179,3 +179,17 @@ fn jwk_fits(jwk: &Jwk, alg: Algorithm) -> bool {
     );
     type_fits && declared_fits && use_fits
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_hs256_key_has_at_least_32_bytes_and_is_used_as_given() {
+        let short = "k".repeat(MIN_HS256_KEY_BYTES - 1);
+        assert!(parse_hs256_secret(&short).unwrap_err().contains("31 bytes"));
+        let exact = "k".repeat(MIN_HS256_KEY_BYTES);
+        assert_eq!(parse_hs256_secret(&exact), Ok(exact.as_bytes().to_vec()));
+        assert_eq!(MIN_HS256_KEY_BYTES, 32);
+    }
+}

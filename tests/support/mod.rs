@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod http1;
+pub mod issuer;
 pub mod log_capture;
 pub mod manual_clock;
 pub mod recording_proxy;
