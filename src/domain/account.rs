@@ -159,3 +159,41 @@ impl AccountStatus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_debug_print_names_the_account_and_never_a_hash() {
+        let mut record = AccountRecord::new_user("u-1", "$argon2id$current-hash");
+        record.password_history = vec!["$argon2id$older-hash".into()];
+        record.previous_password_hash = Some("$argon2id$previous-hash".into());
+        record.failed_attempts = 3;
+        let printed = format!("{record:?}");
+        assert!(printed.contains(r#"user_id: "u-1""#), "{printed}");
+        assert!(printed.contains("failed_attempts: 3"), "{printed}");
+        assert!(printed.contains("history_len: 1"), "{printed}");
+        assert!(!printed.contains("argon2id"), "{printed}");
+    }
+
+    #[test]
+    fn a_pending_lock_counts_only_while_the_account_is_locked_and_until_it_settles() {
+        let now = 1_000;
+        let mut r = AccountRecord::new_user("u-1", "h");
+        r.lock_pending_until = Some(now + 5);
+        assert_eq!(r.lock_pending(now), None, "not locked: nothing pending");
+        r.locked_until = Some(now + 60);
+        assert_eq!(r.lock_pending(now), Some(5));
+        assert_eq!(r.lock_remaining(now), Some(60));
+        r.lock_pending_until = Some(now);
+        assert_eq!(r.lock_pending(now), None, "settled at its instant");
+        // A hard lock has no `LockedUntil`; its pending settlement still counts.
+        r.locked_until = None;
+        r.sign_in_required_after = Some(now - 100);
+        r.lock_pending_until = Some(now + 7);
+        assert_eq!(r.lock_pending(now), Some(7));
+        r.locked_until = Some(now);
+        assert_eq!(r.lock_remaining(now), None, "a lock ends at its instant");
+    }
+}
