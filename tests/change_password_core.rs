@@ -2,6 +2,8 @@
 
 #[path = "support/scripted_store.rs"]
 mod scripted_store;
+#[path = "support/store_contract.rs"]
+mod store_contract;
 
 use change_password::domain::account::{AccountRecord, AccountStatus, AccountType};
 use change_password::domain::account_store::InMemoryAccountStore;
@@ -1347,4 +1349,12 @@ async fn once_a_newer_sign_in_lifted_a_hard_lock_older_sessions_stay_out_until_a
         .await
         .unwrap();
     assert_eq!(f.store.get(USER).unwrap().sign_in_floor, None);
+}
+
+#[tokio::test]
+async fn the_in_memory_store_keeps_the_store_contract() {
+    let store = InMemoryAccountStore::new();
+    store.put(AccountRecord::new_user(USER, "$argon2id$h"));
+    store_contract::locks_pend_then_hold_double_and_end_in_a_hard_lock(&store, USER, 1_800_000_000)
+        .await;
 }

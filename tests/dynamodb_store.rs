@@ -491,3 +491,17 @@ async fn locks_double_even_from_a_stale_read_and_the_hard_lock_takes_the_last_in
     }
     assert_eq!(n(&stored, "SignInRequiredAfter"), None);
 }
+
+#[tokio::test]
+async fn the_dynamodb_store_keeps_the_store_contract() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let store = DynamoDbAccountStore::new(Client::new(&sdk), &table);
+    support::store_contract::locks_pend_then_hold_double_and_end_in_a_hard_lock(
+        &store,
+        DEMO_SUB,
+        1_800_000_000,
+    )
+    .await;
+}

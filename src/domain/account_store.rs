@@ -346,3 +346,29 @@ impl AccountStore for InMemoryAccountStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_debug_print_of_a_change_names_it_and_never_a_hash() {
+        let change = PasswordChange {
+            user_id: "u-1".into(),
+            expected_hash: "$argon2id$old-hash".into(),
+            expected_version: Some(4),
+            new_hash: "$argon2id$new-hash".into(),
+            new_version: 5,
+            changed_at: "2026-12-04T12:00:00Z".into(),
+            history: vec!["$argon2id$older-hash".into()],
+            now: 1_800_000_000,
+            session: SessionIds::default(),
+            origin: RequestOrigin::new("r-1", "203.0.113.7", "Agent/1.0"),
+            issuer: None,
+        };
+        let printed = format!("{change:?}");
+        assert!(printed.contains(r#"user_id: "u-1""#), "{printed}");
+        assert!(printed.contains("new_version: 5"), "{printed}");
+        assert!(!printed.contains("argon2id"), "{printed}");
+    }
+}

@@ -9,6 +9,7 @@ pub mod manual_clock;
 pub mod recording_proxy;
 pub mod runtime_api;
 pub mod scripted_store;
+pub mod store_contract;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
