@@ -145,7 +145,7 @@ mutants:
 	env -u CARGO_TARGET_DIR PATH=$(CURDIR)/.tools/bin:$$PATH cargo mutants --no-shuffle \
 	  --file 'src/domain/**/*.rs' --file 'src/auth/*.rs' \
 	  --shard $(MUTANTS_SHARD)/$(MUTANTS_SHARDS) --output target/mutants-$(MUTANTS_SHARD) \
-	  -C --lib -C --test=change_password_core -C --test=jwks_refresh -C --test=token_verifier
+	  -C --lib -C --test=change_password_core -C --test=jwks_refresh -C --test=token_verifier -C --test=change_notice_core
 
 # cargo fuzz (libFuzzer), each target for FUZZ_SECONDS: raw event bytes to a response
 # (event_to_response), and the same with the token verifier and the lockout on
