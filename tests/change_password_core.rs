@@ -1357,4 +1357,17 @@ async fn the_in_memory_store_keeps_the_store_contract() {
     store.put(AccountRecord::new_user(USER, "$argon2id$h"));
     store_contract::locks_pend_then_hold_double_and_end_in_a_hard_lock(&store, USER, 1_800_000_000)
         .await;
+    let store = InMemoryAccountStore::new();
+    store.put(AccountRecord::new_user(USER, "$argon2id$h"));
+    store_contract::a_released_attempt_lifts_only_the_lock_it_set(&store, USER, 1_800_000_000)
+        .await;
+    let store = InMemoryAccountStore::new();
+    store.put(AccountRecord::new_user(USER, "$argon2id$h"));
+    store_contract::a_commit_needs_the_record_as_read_and_no_lock(
+        &store,
+        USER,
+        "$argon2id$h",
+        1_800_000_000,
+    )
+    .await;
 }

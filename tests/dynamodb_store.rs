@@ -504,4 +504,23 @@ async fn the_dynamodb_store_keeps_the_store_contract() {
         1_800_000_000,
     )
     .await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let store = DynamoDbAccountStore::new(Client::new(&sdk), &table);
+    support::store_contract::a_released_attempt_lifts_only_the_lock_it_set(
+        &store,
+        DEMO_SUB,
+        1_800_000_000,
+    )
+    .await;
+    let table = new_table(&sdk).await;
+    let seeded = seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    let store = DynamoDbAccountStore::new(Client::new(&sdk), &table);
+    support::store_contract::a_commit_needs_the_record_as_read_and_no_lock(
+        &store,
+        DEMO_SUB,
+        seeded.password_hash.as_deref().unwrap(),
+        1_800_000_000,
+    )
+    .await;
 }

@@ -96,3 +96,148 @@ pub async fn locks_pend_then_hold_double_and_end_in_a_hard_lock(
         Reservation::SignInRequired(t3)
     );
 }
+
+fn limit_with(now: i64, threshold: u32, max_failures: u32) -> AttemptLimit {
+    AttemptLimit {
+        threshold,
+        lock_seconds: 60,
+        max_failures,
+        lock_count: 0,
+        now,
+    }
+}
+
+/// A released attempt is given back uncounted, and lifts the lock (or hard lock) it set, and
+/// no other; a hard lock is lifted only as the one set at that time.
+pub async fn a_released_attempt_lifts_only_the_lock_it_set(
+    store: &impl AccountStore,
+    user: &str,
+    t: i64,
+) {
+    let counts = || async {
+        let r = store.load(user).await.unwrap().unwrap();
+        (
+            r.failed_attempts,
+            r.consecutive_failures,
+            r.locked_until,
+            r.sign_in_required_after,
+        )
+    };
+    let Reservation::Taken(first) = store
+        .reserve_attempt(user, limit_with(t, 2, 9))
+        .await
+        .unwrap()
+    else {
+        panic!("an attempt is free");
+    };
+    store.release_attempt(user, first).await.unwrap();
+    assert_eq!(counts().await, (0, 0, None, None));
+    store
+        .reserve_attempt(user, limit_with(t, 2, 9))
+        .await
+        .unwrap();
+    let Reservation::Taken(locking) = store
+        .reserve_attempt(user, limit_with(t, 2, 9))
+        .await
+        .unwrap()
+    else {
+        panic!("the second attempt is free");
+    };
+    assert_eq!(locking.lock, Some(t + 60));
+    // An attempt that set another lock (a stale one) lifts nothing.
+    let stale = Attempt {
+        lock: Some(t + 999),
+        ..locking
+    };
+    store.release_attempt(user, stale).await.unwrap();
+    assert_eq!(counts().await.2, Some(t + 60));
+    store.release_attempt(user, locking).await.unwrap();
+    assert_eq!(counts().await, (1, 1, None, None));
+    // The next failure in a row is the last allowed: a hard lock at t.
+    let Reservation::Taken(hard) = store
+        .reserve_attempt(user, limit_with(t, 9, 2))
+        .await
+        .unwrap()
+    else {
+        panic!("an attempt is free");
+    };
+    assert_eq!(hard.hard_lock, Some(t));
+    let other_hard = Attempt {
+        hard_lock: Some(t + 1),
+        ..hard
+    };
+    store.release_attempt(user, other_hard).await.unwrap();
+    assert_eq!(counts().await.3, Some(t));
+    store.release_attempt(user, hard).await.unwrap();
+    assert_eq!(counts().await.3, None);
+    // Hard-locked again at t + 1: only that hard lock can be lifted.
+    let again = store
+        .reserve_attempt(user, limit_with(t + 1, 9, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        taken(9, None, Some(t + 1)),
+        "a hard lock uses the whole window"
+    );
+    assert!(store.lift_hard_lock(user, t).await.is_err());
+    store.lift_hard_lock(user, t + 1).await.unwrap();
+    let record = store.load(user).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            record.sign_in_required_after,
+            record.sign_in_floor,
+            record.consecutive_failures
+        ),
+        (None, Some(t + 1), 0)
+    );
+}
+
+/// The write of a new password goes through only as read (hash and version) and while the
+/// account is not locked.
+pub async fn a_commit_needs_the_record_as_read_and_no_lock(
+    store: &impl AccountStore,
+    user: &str,
+    current_hash: &str,
+    t: i64,
+) {
+    use change_password::domain::account_store::{PasswordChange, StoreError};
+    use change_password::domain::sessions::{RequestOrigin, SessionIds};
+    let change = |expected_hash: &str, expected_version: Option<u64>, now: i64| PasswordChange {
+        user_id: user.into(),
+        expected_hash: expected_hash.into(),
+        expected_version,
+        new_hash: "$argon2id$contract-new".into(),
+        new_version: 1,
+        changed_at: "2027-01-15T08:00:00Z".into(),
+        history: vec![],
+        now,
+        session: SessionIds::default(),
+        origin: RequestOrigin::new("contract", "203.0.113.7", "Agent/1.0"),
+        issuer: None,
+    };
+    let refused = |r: Result<(), StoreError>| matches!(r, Err(StoreError::ConditionFailed));
+    assert!(refused(
+        store.commit(&change("$argon2id$other", None, t)).await
+    ));
+    assert!(refused(
+        store.commit(&change(current_hash, Some(1), t)).await
+    ));
+    let locked = store
+        .reserve_attempt(user, limit_with(t, 1, 9))
+        .await
+        .unwrap();
+    assert_eq!(locked, taken(1, Some(t + 60), None));
+    assert!(refused(
+        store.commit(&change(current_hash, None, t + 59)).await
+    ));
+    store
+        .commit(&change(current_hash, None, t + 60))
+        .await
+        .unwrap();
+    let record = store.load(user).await.unwrap().unwrap();
+    assert_eq!(
+        (record.password_hash.as_deref(), record.password_version),
+        (Some("$argon2id$contract-new"), Some(1))
+    );
+}
