@@ -94,3 +94,52 @@ pub fn unavailable_warning() -> Issue {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A corpus whose lookups never end, each holding `held` while it runs.
+    struct Endless {
+        held: Arc<()>,
+    }
+
+    impl BreachedPasswords for Endless {
+        fn occurrences(&self, _: &str) -> LookupFuture {
+            let held = self.held.clone();
+            Box::pin(async move {
+                let _held = held;
+                std::future::pending::<()>().await;
+                Ok(0)
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lookup_dropped_unfinished_is_stopped() {
+        let corpus = Endless { held: Arc::new(()) };
+        let lookup = PendingLookup::start(Some(&corpus), "password");
+        // Running: the lookup holds its clone.
+        while Arc::strong_count(&corpus.held) < 2 {
+            tokio::task::yield_now().await;
+        }
+        drop(lookup);
+        for _ in 0..1_000 {
+            if Arc::strong_count(&corpus.held) == 1 {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the lookup kept running after it was dropped");
+    }
+
+    #[test]
+    fn an_unchecked_password_is_a_warning_of_the_system() {
+        let warning = unavailable_warning();
+        assert_eq!(warning.code, codes::BREACHED_PASSWORD_CHECK_UNAVAILABLE);
+        assert_eq!(warning.severity, Severity::Warning);
+        assert_eq!(warning.category, crate::domain::issue::Category::System);
+        assert_eq!(warning.field, None);
+    }
+}
