@@ -74,15 +74,32 @@ fn event(version: u64, request_id: &str) -> CommittedChange {
     }
 }
 
-/// The in-memory store, shared by the notifier and the test (which plays other deliveries).
-struct Shared(Arc<InMemoryNoticeStore>);
+/// What another delivery does between this one's read and its claim.
+#[derive(Clone, Copy)]
+enum Race {
+    /// Claims and sends the address.
+    SendsIt,
+    /// Sends every address and closes the notice.
+    FinishesTheNotice,
+    /// A later change's notice starts.
+    LaterChangeStarts,
+}
+
+/// The in-memory store, shared by the notifier and the test (which plays other deliveries):
+/// records every claim, and runs a [`Race`] before the first.
+#[derive(Clone)]
+struct Shared {
+    store: Arc<InMemoryNoticeStore>,
+    claims: Arc<Mutex<Vec<(String, i64, i64)>>>,
+    race: Arc<Mutex<Option<Race>>>,
+}
 
 impl NoticeStore for Shared {
     async fn state(&self, user_id: &str) -> Result<Option<NoticeState>, StoreError> {
-        self.0.state(user_id).await
+        self.store.state(user_id).await
     }
     async fn start(&self, user_id: &str, version: u64) -> Result<(), StoreError> {
-        self.0.start(user_id, version).await
+        self.store.start(user_id, version).await
     }
     async fn claim(
         &self,
@@ -92,10 +109,28 @@ impl NoticeStore for Shared {
         now: i64,
         until: i64,
     ) -> Result<(), StoreError> {
-        self.0.claim(user_id, version, address, now, until).await
+        self.claims
+            .lock()
+            .unwrap()
+            .push((address.to_string(), now, until));
+        let race = self.race.lock().unwrap().take();
+        match race {
+            Some(Race::SendsIt) => {
+                self.store
+                    .claim(user_id, version, address, now, until)
+                    .await?;
+                self.store.sent(user_id, version, address, now).await?;
+            }
+            Some(Race::FinishesTheNotice) => self.store.finish(user_id, version).await?,
+            Some(Race::LaterChangeStarts) => self.store.start(user_id, version + 1).await?,
+            None => {}
+        }
+        self.store
+            .claim(user_id, version, address, now, until)
+            .await
     }
     async fn release(&self, user_id: &str, version: u64, address: &str) -> Result<(), StoreError> {
-        self.0.release(user_id, version, address).await
+        self.store.release(user_id, version, address).await
     }
     async fn sent(
         &self,
@@ -104,15 +139,16 @@ impl NoticeStore for Shared {
         address: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.0.sent(user_id, version, address, now).await
+        self.store.sent(user_id, version, address, now).await
     }
     async fn finish(&self, user_id: &str, version: u64) -> Result<(), StoreError> {
-        self.0.finish(user_id, version).await
+        self.store.finish(user_id, version).await
     }
 }
 
 struct World {
     notifier: ChangeNotifier<Shared, Outbox>,
+    shared: Shared,
     store: Arc<InMemoryNoticeStore>,
     outbox: Outbox,
     now: Arc<AtomicI64>,
@@ -133,8 +169,14 @@ fn world(addresses: &[&str]) -> World {
         help_url: "https://example.com/help".into(),
         contact: "security@example.com".into(),
     };
+    let shared = Shared {
+        store: store.clone(),
+        claims: Arc::default(),
+        race: Arc::default(),
+    };
     World {
-        notifier: ChangeNotifier::new(Shared(store.clone()), outbox.clone(), settings, clock),
+        notifier: ChangeNotifier::new(shared.clone(), outbox.clone(), settings, clock),
+        shared,
         store,
         outbox,
         now,
@@ -369,4 +411,37 @@ async fn a_store_that_cannot_be_written_fails_the_delivery_without_a_mail() {
         Err(NoticeError::Store(StoreError::Unavailable(_)))
     ));
     assert!(w.outbox.to().is_empty());
+}
+
+#[tokio::test]
+async fn each_address_is_claimed_for_120_s_from_now() {
+    let w = world(&["ana@example.com", "bob@example.net"]);
+    w.notifier.deliver(&event(3, "req-7")).await.unwrap();
+    let now = T + 5;
+    assert_eq!(
+        *w.shared.claims.lock().unwrap(),
+        [
+            ("ana@example.com".to_string(), now, now + CLAIM_SECONDS),
+            ("bob@example.net".to_string(), now, now + CLAIM_SECONDS)
+        ]
+    );
+    assert_eq!(CLAIM_SECONDS, 120);
+}
+
+#[tokio::test]
+async fn an_address_another_delivery_sends_meanwhile_is_left_to_it() {
+    for (race, what) in [
+        (Race::SendsIt, "sent the address"),
+        (Race::FinishesTheNotice, "finished the notice"),
+        (Race::LaterChangeStarts, "a later change's notice started"),
+    ] {
+        let w = world(&["ana@example.com"]);
+        *w.shared.race.lock().unwrap() = Some(race);
+        let outcome = w.notifier.deliver(&event(3, "req-7")).await;
+        assert!(
+            matches!(outcome, Ok(Outcome::Sent { sent: 0, .. })),
+            "{what}: {outcome:?}"
+        );
+        assert!(w.outbox.to().is_empty(), "{what}");
+    }
 }
