@@ -4,6 +4,9 @@
 //! claim back and the retry sends only what is missing. The real binary against moto and SES is
 //! `tests/change_notice.rs`.
 
+#[path = "support/notice_store_contract.rs"]
+mod notice_store_contract;
+
 use change_password::domain::account_store::StoreError;
 use change_password::domain::change_notice::message::{NoticeMessage, NoticeSettings};
 use change_password::domain::change_notice::store::InMemoryNoticeStore;
@@ -444,4 +447,10 @@ async fn an_address_another_delivery_sends_meanwhile_is_left_to_it() {
         );
         assert!(w.outbox.to().is_empty(), "{what}");
     }
+}
+
+#[tokio::test]
+async fn the_in_memory_notice_store_keeps_the_store_contract() {
+    let store = InMemoryNoticeStore::with_account(USER, &["ana@example.com"], 3, last_change());
+    notice_store_contract::notices_start_once_claims_hold_and_finish_closes(&store, USER, 3).await;
 }

@@ -524,3 +524,17 @@ async fn the_dynamodb_store_keeps_the_store_contract() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_dynamodb_notice_store_keeps_the_store_contract() {
+    let sdk = sdk().await;
+    let table = new_table(&sdk).await;
+    seed_demo(&sdk, &table, DEMO_CURRENT).await;
+    committed_version_1(&sdk, &table, "req-contract").await;
+    let store =
+        change_password::aws::dynamodb_notices::DynamoDbNoticeStore::new(Client::new(&sdk), &table);
+    support::notice_store_contract::notices_start_once_claims_hold_and_finish_closes(
+        &store, DEMO_SUB, 1,
+    )
+    .await;
+}

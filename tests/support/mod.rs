@@ -6,6 +6,7 @@ pub mod http1;
 pub mod issuer;
 pub mod log_capture;
 pub mod manual_clock;
+pub mod notice_store_contract;
 pub mod recording_proxy;
 pub mod runtime_api;
 pub mod scripted_store;
