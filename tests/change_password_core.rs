@@ -7,16 +7,19 @@ mod store_contract;
 
 use change_password::domain::account::{AccountRecord, AccountStatus, AccountType};
 use change_password::domain::account_store::InMemoryAccountStore;
+use change_password::domain::breached::{
+    BreachedPasswords, LookupFailed, LookupFuture, WhenUnavailable,
+};
 use change_password::domain::change_password::{
     ChangeError, ChangePasswordService, ChangeRequest, Clock, ProtectionSettings,
 };
-use change_password::domain::issue::codes;
+use change_password::domain::issue::{Field, codes};
 use change_password::domain::password_hashing::{
     Argon2Hasher, Argon2Settings, HashingError, PasswordHashing, PepperKeys,
 };
 use change_password::domain::password_policy::PasswordPolicy;
 use change_password::domain::pepper::StaticPepper;
-use change_password::domain::sessions::{IssuedAt, TokenFacts};
+use change_password::domain::sessions::{IssuedAt, RequestOrigin, SessionIds, TokenFacts};
 use scripted_store::{CommitScript, ScriptedStore};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -587,12 +590,14 @@ async fn concurrent_changes_have_exactly_one_winner() {
         match result {
             Ok(_) => winners.push(new),
             // Racers reserve an attempt each before argon2: with six racers and five attempts,
-            // one cannot reserve, and a racer whose write meets the lock the last reservation
-            // set (until its right password lifts it) is told so.
+            // the fifth reservation locks the account, pending until its verify ends. A racer
+            // that asks meanwhile is told attempts are in flight (429); one whose write meets
+            // the lock (until the right password lifts it) is told it is locked.
             Err(
                 ChangeError::Conflict
                 | ChangeError::CurrentPasswordIncorrect { .. }
-                | ChangeError::AccountLocked { .. },
+                | ChangeError::AccountLocked { .. }
+                | ChangeError::AttemptsInFlight { .. },
             ) => {}
             Err(other) => panic!("{other:?}"),
         }
@@ -1370,4 +1375,124 @@ async fn the_in_memory_store_keeps_the_store_contract() {
         1_800_000_000,
     )
     .await;
+}
+
+#[tokio::test]
+async fn the_write_carries_the_changing_session_its_origin_and_its_issuer() {
+    let (_, store, service) = lost_answer_service(false);
+    let mut request = req(Some(CURRENT), Some(NEW));
+    request.token.session = SessionIds {
+        jti: Some("jti-1".into()),
+        origin_jti: Some("origin-1".into()),
+        sid: Some("sid-1".into()),
+    };
+    request.token.issuer = Some("https://issuer.example".into());
+    request.origin = RequestOrigin::new("req-9", "203.0.113.9", "Agent/9.0");
+    service.change(USER, request.clone()).await.unwrap();
+    let written = store.written.lock().unwrap()[0].clone();
+    assert_eq!(written.session, request.token.session);
+    assert_eq!(written.origin, request.origin);
+    assert_eq!(written.issuer.as_deref(), Some("https://issuer.example"));
+}
+
+#[tokio::test]
+async fn a_mistyped_field_is_reported_once_not_also_as_required() {
+    let f = fixture();
+    let mistyped = |field| {
+        change_password::domain::issue::Issue::validation(
+            codes::INVALID_REQUEST_BODY,
+            Some(field),
+            "must be a string",
+        )
+    };
+    let request = ChangeRequest {
+        new_password: Some(NEW.into()),
+        input_issues: vec![mistyped(Field::CurrentPassword)],
+        ..req(None, None)
+    };
+    let err = f.service.change(USER, request).await.unwrap_err();
+    assert_eq!(invalid_codes(err), vec![codes::INVALID_REQUEST_BODY]);
+    // A missing field beside it is still required.
+    let request = ChangeRequest {
+        input_issues: vec![mistyped(Field::CurrentPassword)],
+        ..req(None, None)
+    };
+    let err = f.service.change(USER, request).await.unwrap_err();
+    assert_eq!(
+        invalid_codes(err),
+        vec![codes::INVALID_REQUEST_BODY, codes::REQUIRED]
+    );
+}
+
+#[test]
+fn a_debug_print_of_a_request_never_holds_a_password() {
+    let printed = format!("{:?}", req(Some(CURRENT), Some(NEW)));
+    assert!(printed.contains("<redacted>"), "{printed}");
+    assert!(
+        !printed.contains(CURRENT) && !printed.contains(NEW),
+        "{printed}"
+    );
+}
+
+/// A breach corpus that answers `answer` for every password.
+struct Corpus(Result<u64, LookupFailed>);
+
+impl BreachedPasswords for Corpus {
+    fn occurrences(&self, _: &str) -> LookupFuture {
+        let answer = self.0.clone();
+        Box::pin(async move { answer })
+    }
+}
+
+fn with_corpus(f: Fixture, answer: Result<u64, LookupFailed>, when: WhenUnavailable) -> Fixture {
+    Fixture {
+        service: f
+            .service
+            .with_breached_passwords(Arc::new(Corpus(answer)), when),
+        ..f
+    }
+}
+
+#[tokio::test]
+async fn a_breached_password_is_reported_with_every_other_validation_error() {
+    let f = with_corpus(fixture(), Ok(12), WhenUnavailable::Accept);
+    let err = f
+        .service
+        .change(USER, req(None, Some("short")))
+        .await
+        .unwrap_err();
+    let codes_seen = invalid_codes(err);
+    assert!(
+        codes_seen.contains(&codes::PASSWORD_BREACHED),
+        "{codes_seen:?}"
+    );
+    assert!(codes_seen.contains(&codes::REQUIRED), "{codes_seen:?}");
+    let err = f
+        .service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_codes(err), vec![codes::PASSWORD_BREACHED]);
+    assert_eq!(f.store.get(USER).unwrap().password_version, None);
+}
+
+#[tokio::test]
+async fn an_unreachable_corpus_refuses_or_warns_as_configured() {
+    let down = || Err(LookupFailed("down".into()));
+    let f = with_corpus(fixture(), down(), WhenUnavailable::Refuse);
+    let err = f
+        .service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChangeError::Unavailable(_)), "{err:?}");
+    assert_eq!(f.store.get(USER).unwrap().password_version, None);
+    let f = with_corpus(fixture(), down(), WhenUnavailable::Accept);
+    let changed = f
+        .service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
+    let warned: Vec<_> = changed.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(warned, vec![codes::BREACHED_PASSWORD_CHECK_UNAVAILABLE]);
 }

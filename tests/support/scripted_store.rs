@@ -7,6 +7,7 @@ use change_password::domain::account_store::{
     AccountStore, Attempt, AttemptLimit, InMemoryAccountStore, PasswordChange, Reservation,
     StoreError,
 };
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub struct ScriptedStore {
     pub script: CommitScript,
     pub commits: AtomicUsize,
     pub answer_delay_ms: AtomicU64,
+    /// Every write asked for, as asked.
+    pub written: Mutex<Vec<PasswordChange>>,
 }
 
 impl ScriptedStore {
@@ -38,6 +41,7 @@ impl ScriptedStore {
             script,
             commits: AtomicUsize::new(0),
             answer_delay_ms: AtomicU64::new(0),
+            written: Mutex::new(Vec::new()),
         }
     }
 }
@@ -77,6 +81,7 @@ impl AccountStore for ScriptedStore {
     }
 
     async fn commit(&self, change: &PasswordChange) -> Result<(), StoreError> {
+        self.written.lock().unwrap().push(change.clone());
         let earlier = self.commits.fetch_add(1, Ordering::SeqCst);
         match self.script {
             CommitScript::RefusedThenUnreadable => Err(StoreError::ConditionFailed),
