@@ -143,3 +143,34 @@ pub mod codes {
         BREACHED_PASSWORD_CHECK_UNAVAILABLE,
     ];
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_issue_has_its_type_and_severity() {
+        let kinds = [
+            Issue::validation("C", None, "m"),
+            Issue::warning("C", None, "m"),
+            Issue::business("C", None, "m"),
+            Issue::system("C", "m"),
+        ]
+        .map(|i| (i.category, i.severity));
+        assert_eq!(
+            kinds,
+            [
+                (Category::Validation, Severity::Error),
+                (Category::Validation, Severity::Warning),
+                (Category::Business, Severity::Error),
+                (Category::System, Severity::Error),
+            ]
+        );
+    }
+
+    #[test]
+    fn fields_are_named_as_the_body_names_them() {
+        assert_eq!(Field::CurrentPassword.as_str(), "CurrentPassword");
+        assert_eq!(Field::NewPassword.as_str(), "NewPassword");
+    }
+}

@@ -329,6 +329,38 @@ pub fn is_outdated(phc: &str, settings: &Argon2Settings) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn configured_costs_are_bounded_each_on_its_own() {
+        let settings = |memory_kib, iterations, parallelism| Argon2Settings {
+            memory_kib,
+            iterations,
+            parallelism,
+        };
+        assert!(
+            settings(MAX_MEMORY_KIB, MAX_ITERATIONS, 1)
+                .validate()
+                .is_ok()
+        );
+        assert!(settings(MAX_MEMORY_KIB + 1, 1, 1).validate().is_err());
+        assert!(settings(65_536, MAX_ITERATIONS + 1, 1).validate().is_err());
+        assert!(settings(65_536, 1, MAX_PARALLELISM).validate().is_ok());
+        assert!(settings(65_536, 1, MAX_PARALLELISM + 1).validate().is_err());
+        assert_eq!(
+            (MAX_MEMORY_KIB, MAX_ITERATIONS, MAX_PARALLELISM),
+            (262_144, 10, 64)
+        );
+    }
+
+    #[test]
+    fn the_backend_is_named_as_argon2_rust_names_its_kinds() {
+        let named = ["Scalar", "Neon", "Sse2", "Avx2", "Avx512"];
+        assert!(
+            named.contains(&Argon2Hasher::backend().as_str()),
+            "{}",
+            Argon2Hasher::backend()
+        );
+    }
+
     fn fast() -> Argon2Hasher {
         Argon2Hasher::new(Argon2Settings {
             memory_kib: 64,
