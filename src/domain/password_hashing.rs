@@ -196,14 +196,7 @@ impl Argon2Hasher {
             Version::V0x13 => argon2_rust::Version::V0x13,
         };
         let argon2 = argon2_rust::Argon2::new(algorithm, version, costs);
-        let mut hasher = {
-            let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-            let needed = costs.memory_blocks() as usize;
-            match pool.iter().position(|h| h.reserved_blocks() >= needed) {
-                Some(i) => pool.swap_remove(i),
-                None => pool.pop().unwrap_or_else(|| argon2.hasher()),
-            }
-        };
+        let mut hasher = self.take_hasher(costs.memory_blocks() as usize, || argon2.hasher());
         hasher.set_argon2(argon2);
         let result = hasher
             .hash_into_with_ad(
@@ -214,13 +207,32 @@ impl Argon2Hasher {
                 out,
             )
             .map_err(failed);
-        // A block grown for a stored hash larger than the configured costs is freed, not kept.
+        self.give_back(hasher);
+        result
+    }
+
+    /// A pooled hasher whose memory holds `needed` blocks if there is one, else any pooled one
+    /// (it grows), else a new one.
+    fn take_hasher(
+        &self,
+        needed: usize,
+        new: impl FnOnce() -> argon2_rust::Hasher,
+    ) -> argon2_rust::Hasher {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        match pool.iter().position(|h| h.reserved_blocks() >= needed) {
+            Some(i) => pool.swap_remove(i),
+            None => pool.pop().unwrap_or_else(new),
+        }
+    }
+
+    /// Keeps `hasher` for the next hash, unless [`POOL_LIMIT`] are idle already or its memory
+    /// grew past the configured costs (for a larger stored hash): then it is freed.
+    fn give_back(&self, hasher: argon2_rust::Hasher) {
         let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         if pool.len() < POOL_LIMIT && hasher.reserved_blocks() <= self.settings.memory_kib as usize
         {
             pool.push(hasher);
         }
-        result
     }
 }
 
@@ -495,6 +507,56 @@ mod tests {
     fn pooled_blocks(h: &Argon2Hasher) -> Vec<usize> {
         let pool = h.pool.lock().unwrap();
         pool.iter().map(|h| h.reserved_blocks()).collect()
+    }
+
+    /// A hasher whose memory holds `kib` blocks (1 KiB each).
+    fn hasher_of(kib: u32) -> argon2_rust::Hasher {
+        let costs = argon2_rust::Params::builder()
+            .memory(argon2_rust::params::Memory::kib(u64::from(kib)))
+            .passes(1)
+            .lanes(1)
+            .threads(1)
+            .build()
+            .unwrap();
+        let mut hasher = argon2_rust::Argon2::new(
+            argon2_rust::Algorithm::Argon2id,
+            argon2_rust::Version::V0x13,
+            costs,
+        )
+        .hasher();
+        // Its memory is reserved by its first hash.
+        hasher
+            .hash_into_with_ad(b"pw", b"somesalt", &[], &[], &mut [0u8; 32])
+            .unwrap();
+        hasher
+    }
+
+    #[test]
+    fn at_most_pool_limit_idle_hashers_are_kept() {
+        let h = fast();
+        // As many hashes at once as the limit and one more: each takes its own hasher.
+        let taken: Vec<_> = (0..=POOL_LIMIT)
+            .map(|_| h.take_hasher(64, || hasher_of(64)))
+            .collect();
+        for hasher in taken {
+            h.give_back(hasher);
+        }
+        assert_eq!(pooled_blocks(&h), vec![64; POOL_LIMIT]);
+    }
+
+    #[test]
+    fn a_hash_takes_a_pooled_hasher_that_fits_before_one_that_must_grow() {
+        let h = fast();
+        h.give_back(hasher_of(64));
+        h.give_back(hasher_of(32));
+        let fitting = h.take_hasher(64, || hasher_of(8));
+        assert_eq!(fitting.reserved_blocks(), 64);
+        assert_eq!(pooled_blocks(&h), vec![32]);
+        // None fits: a pooled one is taken (to grow) rather than a new one made.
+        let grown = h.take_hasher(64, || hasher_of(8));
+        assert_eq!(grown.reserved_blocks(), 32);
+        assert!(pooled_blocks(&h).is_empty());
+        assert_eq!(h.take_hasher(64, || hasher_of(8)).reserved_blocks(), 8);
     }
 
     #[test]
