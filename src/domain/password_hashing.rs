@@ -504,6 +504,48 @@ mod tests {
         assert!(h.verify("pw-three", &plain, &k2).unwrap());
     }
 
+    #[test]
+    fn a_hash_differing_in_any_one_cost_or_the_variant_is_outdated() {
+        let settings = Argon2Settings {
+            memory_kib: 64,
+            iterations: 2,
+            parallelism: 1,
+        };
+        let tail = "c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc";
+        let phc = |variant: &str, params: &str| format!("${variant}$v=19${params}${tail}");
+        assert!(!is_outdated(&phc("argon2id", "m=64,t=2,p=1"), &settings));
+        for (variant, params) in [
+            ("argon2i", "m=64,t=2,p=1"),
+            ("argon2id", "m=128,t=2,p=1"),
+            ("argon2id", "m=64,t=3,p=1"),
+            ("argon2id", "m=64,t=2,p=2"),
+        ] {
+            assert!(
+                is_outdated(&phc(variant, params), &settings),
+                "{variant} {params}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stored_hash_at_the_bounds_is_verified() {
+        let h = fast();
+        let tail = "c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc";
+        for params in [
+            format!("m={MAX_MEMORY_KIB},t=1,p=1"),
+            format!("m=64,t={MAX_ITERATIONS},p=1"),
+            format!("m=512,t=1,p={MAX_PARALLELISM}"),
+        ] {
+            let phc = format!("$argon2id$v=19${params}${tail}");
+            // Run, and not equal: the tag is another password's.
+            assert_eq!(
+                h.verify("pw", &phc, &PepperKeys::none()),
+                Ok(false),
+                "{params}"
+            );
+        }
+    }
+
     fn pooled_blocks(h: &Argon2Hasher) -> Vec<usize> {
         let pool = h.pool.lock().unwrap();
         pool.iter().map(|h| h.reserved_blocks()).collect()

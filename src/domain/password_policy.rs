@@ -194,7 +194,8 @@ impl PasswordPolicy {
                 format!("The new password must not contain your {found}."),
             ));
         }
-        if self.min_score > 0 && estimate.score < self.min_score {
+        // With `min_score` 0 (the default), nothing is refused for its score.
+        if estimate.score < self.min_score {
             report.errors.push(
                 estimate.annotate(
                     Issue::validation(
@@ -295,6 +296,25 @@ mod tests {
             .find(|i| i.code == codes::PASSWORD_BLOCKLISTED)
             .and_then(|i| i.metadata.iter().find(|(k, _)| *k == "List"))
             .map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn the_estimators_feedback_is_added_only_when_it_has_some() {
+        let estimate = |warning: Option<&str>, suggestions: &[&str]| Estimate {
+            score: 1,
+            single_pattern: false,
+            warning: warning.map(String::from),
+            suggestions: suggestions.iter().map(|s| s.to_string()).collect(),
+        };
+        let keys = |e: Estimate| -> Vec<&'static str> {
+            let issue = e.annotate(Issue::warning("C", None, "m"));
+            issue.metadata.iter().map(|(k, _)| *k).collect()
+        };
+        assert_eq!(keys(estimate(None, &[])), ["Score"]);
+        assert_eq!(
+            keys(estimate(Some("w"), &["a", "b"])),
+            ["Score", "Warning", "Suggestions"]
+        );
     }
 
     fn lenient() -> PasswordPolicy {
