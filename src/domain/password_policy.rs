@@ -423,6 +423,26 @@ mod tests {
     }
 
     #[test]
+    fn the_substring_rule_names_the_identifier_found() {
+        let found = |pw: &str| contained_identifier(pw, &ids());
+        assert_eq!(found("my-JANE.DOE-password"), Some("email address"));
+        assert_eq!(
+            found("jane.doe@example.com-and-more"),
+            Some("email address")
+        );
+        assert_eq!(found("x-JaneDoe-the-Great-x"), Some("username"));
+        assert_eq!(found("pre-7c1d5e2a-3b4f-post"), Some("user id"));
+        assert_eq!(found("violet-Harbor-Lantern-42"), None);
+        // Identifiers shorter than 4 characters are not looked for.
+        let short = Identifiers {
+            user_id: "u1",
+            email: Some("ab@example.com"),
+            username: Some("abc"),
+        };
+        assert_eq!(contained_identifier("xx-abc-ab-u1-xx", &short), None);
+    }
+
+    #[test]
     fn the_score_advises_unless_a_floor_is_set() {
         // A password on no list with a low score: accepted, with the warning and feedback.
         let pw = "Harbor1234567890";
