@@ -11,7 +11,8 @@ use change_password::domain::breached::{
     BreachedPasswords, LookupFailed, LookupFuture, WhenUnavailable,
 };
 use change_password::domain::change_password::{
-    ChangeError, ChangePasswordService, ChangeRequest, Clock, ProtectionSettings,
+    ChangeError, ChangePasswordService, ChangeRequest, Changed, Clock, ProtectionSettings,
+    RefreshTokens,
 };
 use change_password::domain::issue::{Field, codes};
 use change_password::domain::password_hashing::{
@@ -19,7 +20,10 @@ use change_password::domain::password_hashing::{
 };
 use change_password::domain::password_policy::PasswordPolicy;
 use change_password::domain::pepper::StaticPepper;
-use change_password::domain::sessions::{IssuedAt, RequestOrigin, SessionIds, TokenFacts};
+use change_password::domain::sessions::{
+    IssuedAt, RefreshTokenRevoker, RequestOrigin, RevokeFailed, RevokeFuture, SessionIds,
+    TokenFacts,
+};
 use scripted_store::{CommitScript, ScriptedStore};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -1495,4 +1499,72 @@ async fn an_unreachable_corpus_refuses_or_warns_as_configured() {
         .unwrap();
     let warned: Vec<_> = changed.warnings.iter().map(|w| w.code).collect();
     assert_eq!(warned, vec![codes::BREACHED_PASSWORD_CHECK_UNAVAILABLE]);
+}
+
+/// A refresh-token revoker that answers as told, or never; counts its calls and keeps the user
+/// name it was given.
+struct Revoker {
+    answer: Option<Result<(), String>>,
+    calls: AtomicUsize,
+    username: std::sync::Mutex<Option<String>>,
+}
+
+impl RefreshTokenRevoker for Revoker {
+    fn revoke<'a>(&'a self, _user_id: &'a str, username: Option<&'a str>) -> RevokeFuture<'a> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        *self.username.lock().unwrap() = username.map(String::from);
+        let answer = self.answer.clone();
+        Box::pin(async move {
+            match answer {
+                Some(answer) => answer.map_err(RevokeFailed),
+                None => std::future::pending().await,
+            }
+        })
+    }
+}
+
+async fn change_with_revoker(answer: Option<Result<(), String>>) -> (Changed, Arc<Revoker>) {
+    let revoker = Arc::new(Revoker {
+        answer,
+        calls: AtomicUsize::new(0),
+        username: std::sync::Mutex::new(None),
+    });
+    let f = fixture();
+    let service = f.service.with_refresh_token_revoker(revoker.clone());
+    let mut request = req(Some(CURRENT), Some(NEW));
+    request.token.username = Some("demo".into());
+    let changed = service.change(USER, request).await.unwrap();
+    (changed, revoker)
+}
+
+#[tokio::test]
+async fn refresh_tokens_are_revoked_after_the_change_and_a_failure_never_undoes_it() {
+    let (changed, revoker) = change_with_revoker(Some(Ok(()))).await;
+    assert_eq!(changed.refresh_tokens, RefreshTokens::Revoked);
+    assert_eq!(revoker.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(revoker.username.lock().unwrap().as_deref(), Some("demo"));
+    let (changed, _) = change_with_revoker(Some(Err("denied".into()))).await;
+    assert!(
+        matches!(&changed.refresh_tokens, RefreshTokens::RevocationFailed(why) if why.contains("denied")),
+        "{:?}",
+        changed.refresh_tokens
+    );
+    // Without a revoker they are kept.
+    let f = fixture();
+    let changed = f
+        .service
+        .change(USER, req(Some(CURRENT), Some(NEW)))
+        .await
+        .unwrap();
+    assert_eq!(changed.refresh_tokens, RefreshTokens::Kept);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_revocation_that_never_answers_is_given_up_after_its_timeout() {
+    // Tokio's clock is paused: the timeout passes as soon as nothing else is left to run.
+    let (changed, _) = change_with_revoker(None).await;
+    assert_eq!(
+        changed.refresh_tokens,
+        RefreshTokens::RevocationFailed("timed out".into())
+    );
 }

@@ -27,11 +27,11 @@ impl<S: AccountStore> ChangePasswordService<S> {
             .take(depth)
             .cloned()
             .collect();
-        if depth > 0
-            && self
-                .tasks
-                .any_matches(&passwords.new, &history, pepper)
-                .await?
+        // With a depth of 0 the history taken is empty: nothing is searched.
+        if self
+            .tasks
+            .any_matches(&passwords.new, &history, pepper)
+            .await?
         {
             return Err(ChangeError::PasswordReused { depth });
         }
