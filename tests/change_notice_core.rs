@@ -454,3 +454,20 @@ async fn the_in_memory_notice_store_keeps_the_store_contract() {
     let store = InMemoryNoticeStore::with_account(USER, &["ana@example.com"], 3, last_change());
     notice_store_contract::notices_start_once_claims_hold_and_finish_closes(&store, USER, 3).await;
 }
+
+#[tokio::test]
+async fn a_notice_an_older_change_left_unfinished_does_not_hold_up_the_newer_one() {
+    let w = world(&["ana@example.com"]);
+    w.store.start(USER, 2).await.unwrap();
+    assert_eq!(
+        w.notifier.deliver(&event(3, "req-7")).await.unwrap(),
+        Outcome::Sent {
+            sent: 1,
+            already: 0
+        }
+    );
+    assert_eq!(
+        w.store.state(USER).await.unwrap().unwrap().sent_version,
+        Some(3)
+    );
+}

@@ -184,7 +184,6 @@ impl<S: NoticeStore, M: Mailer> ChangeNotifier<S, M> {
 
     pub async fn deliver(&self, change: &CommittedChange) -> Result<Outcome, NoticeError> {
         let (user, version) = (change.user_id.as_str(), change.password_version);
-        let mut sent = 0;
         for _ in 0..MAX_ROUNDS {
             let Some(state) = self.store.state(user).await? else {
                 return Ok(Outcome::NoAccount);
@@ -210,11 +209,7 @@ impl<S: NoticeStore, M: Mailer> ChangeNotifier<S, M> {
             };
             let message = NoticeMessage::for_change(&told, &self.settings);
             if state.sent_version.is_some_and(|v| v >= version) {
-                return Ok(if sent > 0 {
-                    Outcome::Sent { sent, already: 0 }
-                } else {
-                    Outcome::AlreadySent
-                });
+                return Ok(Outcome::AlreadySent);
             }
             let addresses = recipients(&state.addresses);
             let progress = match &state.deliveries {
@@ -232,6 +227,7 @@ impl<S: NoticeStore, M: Mailer> ChangeNotifier<S, M> {
                 .iter()
                 .filter(|a| !progress.sent.contains(a))
                 .collect();
+            let mut sent = 0;
             for address in &missing {
                 match self.send_one(user, version, address, &message).await? {
                     Step::Sent => sent += 1,
