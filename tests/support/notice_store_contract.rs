@@ -28,10 +28,14 @@ pub async fn notices_start_once_claims_hold_and_finish_closes(
         refused(store.start(user, v - 1).await),
         "an older one cannot start"
     );
-    // A claim holds to its last second, and is taken over after it.
+    // A claim holds to its last second, and is taken over after it; taking one over leaves
+    // the claims on other addresses as they are.
     store.claim(user, v, a, t, t + 120).await.unwrap();
+    store.claim(user, v, b, t + 100, t + 220).await.unwrap();
     assert!(refused(store.claim(user, v, a, t + 120, t + 240).await));
     store.claim(user, v, a, t + 121, t + 241).await.unwrap();
+    assert!(refused(store.claim(user, v, b, t + 121, t + 241).await));
+    store.release(user, v, b).await.unwrap();
     // Given back, it can be taken at once.
     store.release(user, v, a).await.unwrap();
     store.claim(user, v, a, t + 122, t + 242).await.unwrap();
