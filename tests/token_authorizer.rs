@@ -41,19 +41,20 @@ async fn empty_jwks() -> String {
     url
 }
 
+/// token-authorizer on `table`, with an HS256 key in Secrets Manager and `timing`.
 async fn authorizer_for(
     sdk: &aws_config::SdkConfig,
     table: &str,
-    secret_id: &str,
     timing: &TokenTiming,
 ) -> TokenAuthorizer {
+    let secret_id = secret(sdk, table).await;
     let jwks = empty_jwks().await;
     let cfg = config(
         table,
         &[
             ("JWT_ISSUER", ISSUER),
             ("JWT_JWKS_URL", jwks.as_str()),
-            ("JWT_HS256_SECRET_ID", secret_id),
+            ("JWT_HS256_SECRET_ID", secret_id.as_str()),
         ],
     );
     change_password::app::build_authorizer_with(&cfg, sdk, timing).unwrap()
@@ -114,13 +115,7 @@ async fn the_sample_events_are_allowed_with_a_valid_token_and_refused_as_they_st
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
-    let authorizer = authorizer_for(
-        &sdk,
-        &table,
-        &secret(&sdk, &table).await,
-        &marker_read_every_time(),
-    )
-    .await;
+    let authorizer = authorizer_for(&sdk, &table, &marker_read_every_time()).await;
     let valid = token(DEMO_SUB, now() - 10, "session-1");
     let mut names: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/events"))
         .unwrap()
@@ -175,13 +170,7 @@ async fn tokens_issued_before_a_change_are_refused_but_the_changing_session() {
     let table = new_table(&sdk).await;
     let at = now() - 100;
     changed_at(&sdk, &table, at, "changing-session").await;
-    let authorizer = authorizer_for(
-        &sdk,
-        &table,
-        &secret(&sdk, &table).await,
-        &marker_read_every_time(),
-    )
-    .await;
+    let authorizer = authorizer_for(&sdk, &table, &marker_read_every_time()).await;
     for (iat, jti, expected) in [
         (at - 1, "another-session", false),
         (at - 1, "changing-session", true),
@@ -222,8 +211,7 @@ async fn the_marker_is_cached_for_at_most_the_ttl() {
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
     let time = ManualClock::default();
-    let authorizer =
-        authorizer_for(&sdk, &table, &secret(&sdk, &table).await, &time.timing()).await;
+    let authorizer = authorizer_for(&sdk, &table, &time.timing()).await;
     let old = token(DEMO_SUB, now() - 30, "old-session");
     let event = with_token("authorizer-rest-token.json", &old);
     assert!(allowed(&authorizer.handle_event(&event).await));
@@ -245,13 +233,12 @@ async fn an_unreadable_marker_fails_closed_unless_a_fresh_one_is_cached() {
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
-    let secret_id = secret(&sdk, &table).await;
     let event = with_token(
         "authorizer-rest-token.json",
         &token(DEMO_SUB, now(), "session"),
     );
     let time = ManualClock::default();
-    let authorizer = authorizer_for(&sdk, &table, &secret_id, &time.timing()).await;
+    let authorizer = authorizer_for(&sdk, &table, &time.timing()).await;
     assert!(allowed(&authorizer.handle_event(&event).await));
     // The table goes away: DynamoDB answers an error, as when it cannot be read. The marker
     // read within the TTL still answers...
@@ -289,13 +276,7 @@ async fn an_unreadable_marker_fails_closed_unless_a_fresh_one_is_cached() {
 async fn machine_tokens_are_let_through_and_missing_tokens_are_unauthorized() {
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
-    let authorizer = authorizer_for(
-        &sdk,
-        &table,
-        &secret(&sdk, &table).await,
-        &marker_read_every_time(),
-    )
-    .await;
+    let authorizer = authorizer_for(&sdk, &table, &marker_read_every_time()).await;
     let machine = sign_hs256(
         KEY,
         &json!({"sub": "app-1", "client_id": "app-1", "token_use": "access", "iss": ISSUER,
@@ -324,13 +305,7 @@ async fn a_token_of_unknown_age_is_passed_on_as_such_not_as_vouched_for() {
     let sdk = sdk().await;
     let table = new_table(&sdk).await;
     seed_demo(&sdk, &table, DEMO_CURRENT).await;
-    let authorizer = authorizer_for(
-        &sdk,
-        &table,
-        &secret(&sdk, &table).await,
-        &marker_read_every_time(),
-    )
-    .await;
+    let authorizer = authorizer_for(&sdk, &table, &marker_read_every_time()).await;
     // No `iat`, and no change yet: allowed, and the context says the age is unknown.
     let claims = json!({"sub": DEMO_SUB, "username": "demo", "token_use": "access",
                         "iss": ISSUER, "exp": now() + 600, "jti": "session-9"});
