@@ -1054,8 +1054,10 @@ async fn racing_right_passwords_are_never_told_of_a_lock_that_is_not_there() {
                 body["Errors"][0]["Metadata"]["Reason"], "AttemptsInFlight",
                 "{body}"
             );
+            // 10 s pending at most, counted from another process's clock second: one more
+            // second when the racer read its clock in the second before (seen under load).
             assert!(
-                retry_after <= 10,
+                retry_after <= 11,
                 "a lock that is not there announced: {retry_after}"
             );
         }
